@@ -1,0 +1,1 @@
+"""Convention packs shipped with sentinel-lint (TOML files in this directory)."""

@@ -1,0 +1,58 @@
+"""One rule, one documented unit: what it finds, why it matters, wrong and right examples, fix safety, logic.
+
+The examples are executable: the test suite runs every ``invalid`` example and expects the rule to fire, and
+every ``valid`` one and expects silence (Fixit's idea), and ``sentinel-lint explain CODE`` prints the same text
+(ruff's idea).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from ..diagnostics import Diagnostic
+
+
+@dataclass(frozen=True)
+class Example:
+    code: str
+    note: str = ""
+    settings: tuple = ()  # extra [tool.sentinel-lint] entries for this example, as (key, value) pairs
+
+
+@dataclass
+class CheckContext:
+    """Everything a rule may read about one file: its facts, its functions' index flow, the project resolver."""
+
+    module: object  # ModuleFacts
+    analyses: dict  # qualname -> FunctionAnalysis for this module's jit functions
+    resolver: object  # Resolver
+    settings: object  # Settings
+    source_lines: list[str]
+
+
+class Rule:
+    code: str = ""
+    name: str = ""
+    summary: str = ""
+    what: str = ""
+    why: str = ""
+    fix_safety: str = ""
+    invalid: tuple[Example, ...] = ()
+    valid: tuple[Example, ...] = ()
+
+    def check(self, ctx: CheckContext) -> Iterable[Diagnostic]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def explain(self) -> str:
+        parts = [f"{self.code} ({self.name})", "", self.summary, "", "## What it does", self.what.strip(), "",
+                 "## Why is this bad?", self.why.strip(), ""]
+        for title, examples in (("## Example (flagged)", self.invalid), ("## Use instead", self.valid)):
+            if examples:
+                parts.append(title)
+                for example in examples:
+                    if example.note:
+                        parts.append(f"# {example.note}")
+                    parts += ["```python", example.code.strip("\n"), "```"]
+                parts.append("")
+        parts += ["## Fix safety", self.fix_safety.strip()]
+        return "\n".join(parts) + "\n"

@@ -1,0 +1,206 @@
+"""SL001: a guard on a block/state index disagrees with the padding its tensor really gets."""
+from __future__ import annotations
+
+from ..diagnostics import Diagnostic, Edit, Fix
+from ..model.conventions import Convention
+from ..model.guards import IndexAtom, find_fix, flip, judge
+from .base import CheckContext, Example, Rule
+
+_NULL_BLOCK_BUG = '''
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def decode_kernel(state, ssm_state_indices, out, D: tl.constexpr):
+    i = tl.program_id(0)
+    state_idx = tl.load(ssm_state_indices + i).to(tl.int64)
+    if state_idx < 0:  # written for PAD_SLOT_ID = -1; block tables now pad with 0
+        return
+    offs = tl.arange(0, D)
+    tl.store(state + state_idx * D + offs, tl.load(out + i * D + offs))
+'''
+
+_NULL_BLOCK_FIXED = _NULL_BLOCK_BUG.replace("if state_idx < 0:", "if state_idx <= 0:")
+
+_STORE_BUG = '''
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def store_kernel(ht, block_table, x, D: tl.constexpr):
+    i = tl.program_id(0)
+    slot = tl.load(block_table + i)
+    offs = tl.arange(0, D)
+    tl.store(ht + slot * D + offs, tl.load(x + i * D + offs), mask=(offs < D) & (slot >= 0))
+'''
+
+_PAD_SLOT_OK = '''
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def write_kv(cache, slot_mapping, kv, D: tl.constexpr):
+    i = tl.program_id(0)
+    slot = tl.load(slot_mapping + i)
+    if slot == -1:  # slot mappings keep PAD_SLOT_ID = -1; slot 0 is a real slot
+        return
+    offs = tl.arange(0, D)
+    tl.store(cache + slot * D + offs, tl.load(kv + i * D + offs))
+'''
+
+_BOUNDS_OK = '''
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def gather(out, block_tables, pool, num_blocks, D: tl.constexpr):
+    i = tl.program_id(0)
+    blk = tl.load(block_tables + i)
+    offs = tl.arange(0, D)
+    ok = (blk > 0) & (blk < num_blocks)  # the bound is not a sentinel: only `blk > 0` is judged
+    tl.store(out + i * D + offs, tl.load(pool + blk * D + offs, mask=ok), mask=ok)
+'''
+
+
+def _render(value_op: str, left: str, right: str) -> str:
+    return f"{left} {value_op} {right}"
+
+
+class GuardMismatch(Rule):
+    code = "SL001"
+    name = "sentinel-guard-mismatch"
+    summary = "A guard on a block-table or state index disagrees with the padding its tensor gets."
+    what = """
+Finds comparisons on values loaded from block tables, state-index and slot tensors inside Triton kernels (`if`,
+early `return`, `tl.where`, `mask=`, `and`/`or`/`&`/`|`, either operand order) and checks them against the
+tensor's convention: the padding values the host code writes (read from the code, set in `[tool.sentinel-lint]`,
+or the rule pack's default) and the range of real ids.  A guard is right when it gives every padding value one
+answer and every real id the other.
+"""
+    why = """
+Serving engines pad index tensors so batches fit a captured CUDA graph.  When the padding changes (vLLM moved block
+tables and Mamba/GDN state indices from PAD_SLOT_ID = -1 to NULL_BLOCK_ID = 0), a guard written for the old value
+lets padding rows through as real: the kernel reads and writes the reserved block, corrupting state under load.
+compute-sanitizer cannot see it (the write stays inside the allocation); only a check of the guard can.
+"""
+    fix_safety = """
+The fix changes one operator (`< 0` → `<= 0`, `>= 0` → `> 0`, `0 > idx` → `0 >= idx`) or one literal constant
+(`== -1` → `== 0`), keeping the guard's polarity, so padding rows take the branch they were meant to take.  It is
+marked safe when the convention is set explicitly or inferred from the code that writes the padding, and unsafe
+when it rests only on a rule pack's default.  Guards against named constants, or that no single change can
+repair, are reported without a fix.
+"""
+    invalid = (
+        Example(_NULL_BLOCK_BUG, "block 0 is the reserved null block: `< 0` lets it through"),
+        Example(_STORE_BUG, "a mask term: `slot >= 0` stores padding rows into block 0"),
+    )
+    valid = (
+        Example(_NULL_BLOCK_FIXED, "`<= 0` rejects the null block and keeps every real id"),
+        Example(_PAD_SLOT_OK, "slot mappings pad with -1 and slot 0 is real: `== -1` is right"),
+        Example(_BOUNDS_OK, "only the constant atom of a bounds check is judged"),
+    )
+
+    def check(self, ctx: CheckContext):
+        resolver = ctx.resolver
+        module = ctx.module
+        for qualname, analysis in ctx.analyses.items():
+            fn_key = (module.module, qualname)
+            for site in analysis.sites:
+                yield from self._check_site(ctx, fn_key, site, resolver)
+
+    def _check_site(self, ctx, fn_key, site, resolver):
+        # Which atoms compare an index with a constant, grouped by the tensors the index came from.
+        groups: dict[frozenset, dict[int, IndexAtom]] = {}
+        convs: dict[frozenset, Convention] = {}
+        for i, atom in enumerate(site.atoms):
+            for index_side, const_side, swapped in ((atom.left, atom.right, False), (atom.right, atom.left, True)):
+                roots = set()
+                for origin in index_side.origins:
+                    if origin[0] == "load":
+                        roots |= resolver.roots(fn_key, origin)
+                if not roots:
+                    continue
+                conv = resolver.convention_for_roots(roots)
+                if conv is None:
+                    continue
+                const = resolver.constant(fn_key, const_side)
+                if const is None:
+                    continue
+                op = flip(atom.op) if swapped else atom.op
+                key = frozenset(roots)
+                groups.setdefault(key, {})[i] = IndexAtom(op, const.value, swapped, isinstance(const_side.const, int))
+                convs[key] = conv
+                break
+        for key, atoms in groups.items():
+            conv = convs[key]
+            verdict = judge(site.pred, atoms, conv)
+            if verdict is None or verdict.ok:
+                continue
+            yield self._diagnostic(ctx, site, atoms, conv, verdict, key)
+
+    def _diagnostic(self, ctx, site, atoms, conv, verdict, roots) -> Diagnostic:
+        fix = find_fix(site.pred, atoms, conv, verdict)
+        first = min(atoms)
+        target = fix.atom if fix is not None else first
+        atom_src = site.atoms[target]
+        shown = f"{atom_src.left.text} {atom_src.op} {atom_src.right.text}"
+        if verdict.slips:
+            values = ", ".join(conv.describe_value(v) for v in verdict.slips)
+            problem = f"`{shown}` lets {values} through as a real slot"
+        else:
+            values = ", ".join(str(r) for r in verdict.rejects[:3])
+            problem = f"`{shown}` rejects real id {values} as padding"
+        problem += self._where(conv, roots, ctx)
+        edits, unfixable = (), ""
+        if fix is not None:
+            old = atoms[fix.atom]
+            edits = self._edits(site.atoms[fix.atom], old, fix)
+            new_op = old.source_op(fix.op)
+            const_text = str(fix.const)
+            if old.swapped:
+                left = const_text if fix.const != old.const else atom_src.left.text
+                right = atom_src.right.text
+            else:
+                left = atom_src.left.text
+                right = const_text if fix.const != old.const else atom_src.right.text
+            message = f"{problem}; use `{_render(new_op, left, right)}`"
+        else:
+            unfixable = ("the constant is a name; change it by hand" if any(not a.const_literal for a in atoms.values())
+                         else "no single operator or constant change fixes this guard; review it by hand")
+            message = f"{problem}; {unfixable}"
+        safe = conv.source in ("config", "inferred")
+        related = [e for chain in conv.chains[:2] for e in chain]
+        description = "change the guard to the form the convention requires"
+        return Diagnostic(
+            path=ctx.module.path, line=atom_src.left.span.line,
+            col=atom_src.left.span.col, end_line=atom_src.right.span.end_line, end_col=atom_src.right.span.end_col,
+            code=self.code, message=message,
+            fix=Fix(edits, safe, description) if edits else None, unfixable_reason=unfixable,
+            convention=conv, related=related,
+        )
+
+    @staticmethod
+    def _where(conv: Convention, roots, ctx) -> str:
+        if conv.source == "inferred" and conv.chains:
+            producer = conv.chains[0][0]
+            return f", written at {producer.path}:{producer.line}"
+        params = ", ".join(sorted({r[2] for r in roots}))
+        if conv.source == "config":
+            return f" (convention for `{params}` set in {conv.origin})"
+        return f" ({conv.origin} for `{params}`)"
+
+    @staticmethod
+    def _edits(atom_src, old: IndexAtom, fix) -> tuple[Edit, ...]:
+        edits = []
+        if fix.op != old.op:
+            span = atom_src.op_span
+            edits.append(Edit(span.line, span.col, span.end_line, span.end_col, old.source_op(fix.op)))
+        if fix.const != old.const:
+            const_operand = atom_src.left if old.swapped else atom_src.right
+            span = const_operand.span
+            edits.append(Edit(span.line, span.col, span.end_line, span.end_col, str(fix.const)))
+        return tuple(edits)

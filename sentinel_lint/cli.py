@@ -1,0 +1,290 @@
+"""Command line: arguments and exit codes, nothing else.  0 clean, 1 findings, 2 usage, configuration or parse errors."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .checks import RULES
+from .config import ConfigError, available_packs, load_settings
+from .engine import run
+from .fix import FixError, fix_file, read_text, write_atomically
+from .report import EMITTERS
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _common(func):
+    options = [
+        click.argument("paths", nargs=-1, type=click.Path(path_type=Path)),
+        click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="pyproject.toml to read [tool.sentinel-lint] from (default: nearest one above PATH)."),
+        click.option("--rule-pack", help=f"Set the conventions explicitly from a pack: {', '.join(available_packs())}."),
+        click.option("--sentinel", "sentinel", metavar="[NAME=]VALUE",
+                     help="Set the padding value of block tables and state indices explicitly, e.g. NULL_BLOCK_ID=0."),
+        click.option("--no-infer", is_flag=True, help="Do not read conventions from the code that writes the padding."),
+        click.option("--select", help="Comma-separated rule codes to run."),
+        click.option("--ignore", help="Comma-separated rule codes to skip."),
+        click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: number of cores)."),
+        click.option("--no-cache", is_flag=True, help="Do not read or write the cache."),
+        click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Cache directory (default: .sentinel-lint-cache in the project root)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _settings(paths, config_file, rule_pack, sentinel, no_infer, select, ignore):
+    overrides: dict = {}
+    if rule_pack:
+        overrides["rule-pack"] = rule_pack
+    if no_infer:
+        overrides["infer"] = False
+    if select:
+        overrides["select"] = [c.strip() for c in select.split(",") if c.strip()]
+    if ignore:
+        overrides["ignore"] = [c.strip() for c in ignore.split(",") if c.strip()]
+    if sentinel:
+        name, _, value = sentinel.rpartition("=")
+        try:
+            overrides["sentinel"] = {"name": name, "value": int(value)} if name else {"value": int(value)}
+        except ValueError:
+            raise ConfigError(f"--sentinel expects [NAME=]INTEGER, got {sentinel!r}") from None
+    return load_settings(paths, config_file=config_file, overrides=overrides)
+
+
+def _cache_dir(settings, no_cache: bool, cache_dir: Path | None) -> Path | None:
+    if no_cache:
+        return None
+    if cache_dir is not None:
+        return cache_dir
+    env = os.environ.get("SENTINEL_LINT_CACHE_DIR")
+    return Path(env) if env else settings.root / ".sentinel-lint-cache"
+
+
+class _Progress:
+    """A progress bar on a terminal; nothing when piped or in CI."""
+
+    def __init__(self, enabled: bool, label: str):
+        self.enabled = enabled
+        self.label = label
+        self.bar = None
+
+    def start(self, total: int) -> None:
+        if self.enabled and total > 0:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+
+    def __call__(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _progress(label: str, quiet: bool) -> _Progress:
+    enabled = sys.stderr.isatty() and not os.environ.get("CI") and not quiet
+    return _Progress(enabled, label)
+
+
+def _prepare(ctx_paths, config_file, rule_pack, sentinel, no_infer, select, ignore):
+    paths = list(ctx_paths) or [Path(".")]
+    for path in paths:
+        if not path.exists():
+            raise click.UsageError(f"path does not exist: {path}")
+    return paths, _settings(paths, config_file, rule_pack, sentinel, no_infer, select, ignore)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sentinel-lint")
+def main() -> None:
+    """Find and fix Triton kernel guards that disagree with how their index tensors are padded."""
+
+
+@main.command()
+@_common
+@click.option("--output-format", type=click.Choice(sorted(EMITTERS)), default="text", show_default=True)
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--statistics", is_flag=True, help="Print counts per rule instead of each finding.")
+@click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary.")
+@click.option("--output-file", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
+def check(paths, config_file, rule_pack, sentinel, no_infer, select, ignore, jobs, no_cache, cache_dir, output_format,
+          exit_zero, statistics, quiet, output_file):
+    """Report guards that disagree with their tensor's padding convention."""
+    try:
+        paths, settings = _prepare(paths, config_file, rule_pack, sentinel, no_infer, select, ignore)
+    except ConfigError as exc:
+        click.echo(f"sentinel-lint: error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    progress = _progress("Checking", quiet or output_format != "text")
+    try:
+        result = run(paths, settings, jobs=jobs, cache_dir=_cache_dir(settings, no_cache, cache_dir), progress=progress)
+    finally:
+        progress.close()
+    color = output_format == "text" and output_file is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    report = EMITTERS[output_format](result, color=color, statistics=statistics, quiet=quiet)
+    if output_file is not None:
+        output_file.write_text(report, encoding="utf-8")
+    else:
+        click.echo(report, nl=False)
+    if result.errors:
+        sys.exit(EXIT_ERROR)
+    if result.diagnostics and not exit_zero:
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_CLEAN)
+
+
+@main.command()
+@_common
+@click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff and write nothing.")
+@click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if anything would change.")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes marked unsafe.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only what changed.")
+def fix(paths, config_file, rule_pack, sentinel, no_infer, select, ignore, jobs, no_cache, cache_dir, show_diff,
+        check_only, unsafe_fixes, quiet):
+    """Rewrite wrong guards to the form the convention requires, changing nothing else."""
+    started = time.perf_counter()
+    try:
+        paths, settings = _prepare(paths, config_file, rule_pack, sentinel, no_infer, select, ignore)
+    except ConfigError as exc:
+        click.echo(f"sentinel-lint: error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    cache = _cache_dir(settings, no_cache, cache_dir)
+    write = not (show_diff or check_only)
+    progress = _progress("Scanning", quiet)
+    try:
+        result = run(paths, settings, jobs=jobs, cache_dir=cache, progress=progress)
+    finally:
+        progress.close()
+    first = result
+    by_file: dict[str, list] = {}
+    for d in result.diagnostics:
+        by_file.setdefault(d.path, []).append(d)
+    failures = 0
+    changed_files = []
+    fixed_count = 0
+    for display, diags in sorted(by_file.items()):
+        target = settings.root / display
+        try:
+            text, original = read_text(target, display)
+            # One pass is enough: each finding's fix is verified to make its guard consistent on its own.
+            outcome = fix_file(display, text, diags, unsafe=unsafe_fixes)
+        except FixError as exc:
+            click.echo(f"sentinel-lint: error: {exc}", err=True)
+            failures += 1
+            continue
+        current, applied = outcome.fixed, outcome.applied
+        if current == text:
+            continue
+        changed_files.append(display)
+        fixed_count += len(applied)
+        if show_diff:
+            import difflib
+            from .source import split_lines
+
+            click.echo("".join(difflib.unified_diff(split_lines(text), split_lines(current),
+                                                    fromfile=f"a/{display}", tofile=f"b/{display}")), nl=False)
+        elif write:
+            write_atomically(target, current, original)
+        if not quiet and not show_diff:
+            verb = "Would fix" if check_only else "Fixed"
+            for d in applied:
+                click.echo(f"{verb} {d.path}:{d.line}:{d.col + 1}: {d.code} {d.message}")
+    remaining = [d for d in first.diagnostics if d.path not in changed_files or not d.fixable]
+    if write and changed_files:
+        after = run(paths, settings, jobs=jobs, cache_dir=cache)
+        remaining = after.diagnostics
+    for d in remaining if not quiet else ():
+        click.echo(f"{d.path}:{d.line}:{d.col + 1}: {d.code} {d.message} (not fixed: {d.unfixable_reason or 'unsafe'})")
+    for error in result.errors:
+        click.echo(f"{error.path}:{error.line}:{error.col + 1}: E902 {error.reason}", err=True)
+    if not quiet:
+        s = result.stats
+        by_rule = Counter(d.code for d in first.diagnostics)
+        rules = ", ".join(f"{c}: {n}" for c, n in sorted(by_rule.items())) or "none"
+        verb = "would fix" if not write else "fixed"
+        click.echo(
+            f"{s.files_seen} files scanned, {s.files_skipped_by_prefilter} skipped by prefilter, "
+            f"{s.files_with_kernels} with kernels, {len(changed_files)} {verb} ({fixed_count} guards); "
+            f"findings by rule: {rules}; {time.perf_counter() - started:.2f}s",
+            err=True,
+        )
+    if failures or result.errors:
+        sys.exit(EXIT_ERROR)
+    if check_only and changed_files:
+        sys.exit(EXIT_FINDINGS)
+    if write and remaining:
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_CLEAN)
+
+
+@main.command()
+@_common
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def conventions(paths, config_file, rule_pack, sentinel, no_infer, select, ignore, jobs, no_cache, cache_dir,
+                output_format):
+    """Show the convention that reaches each kernel index parameter, and the chain that proves it."""
+    try:
+        paths, settings = _prepare(paths, config_file, rule_pack, sentinel, no_infer, select, ignore)
+    except ConfigError as exc:
+        click.echo(f"sentinel-lint: error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    result = run(paths, settings, jobs=jobs, cache_dir=_cache_dir(settings, no_cache, cache_dir))
+    items = []
+    for pc in result.conventions:
+        conv = pc.convention
+        items.append({
+            "path": pc.module.path,
+            "kernel": pc.kernel,
+            "param": pc.param,
+            "source": pc.status,
+            "convention": conv.to_json() if conv else None,
+            "mixed": [{"value": v, "chain": [e.to_json() for e in r.chain]} for v, r in pc.mixed],
+        })
+    if output_format == "json":
+        click.echo(json.dumps({"schema": "sentinel-lint-conventions/1", "parameters": items}, indent=2))
+        return
+    for pc in result.conventions:
+        conv = pc.convention
+        head = f"{pc.module.path}: {pc.kernel}({pc.param})"
+        if conv is None:
+            click.echo(f"{head}: unknown ({pc.status})")
+            continue
+        click.echo(f"{head}: {conv.summary()} [{pc.status}: {conv.origin}]")
+        for chain in conv.chains[:3]:
+            for i, e in enumerate(chain):
+                arrow = "  " if i == 0 else "  → "
+                loc = f"{e.path}:{e.line}" if e.line else e.path
+                click.echo(f"    {arrow}{loc}: {e.what}{' (by name)' if e.by_name else ''}")
+        if len(conv.chains) > 3:
+            click.echo(f"    … and {len(conv.chains) - 3} more chains")
+    if not result.conventions:
+        click.echo("No kernel index parameters found.")
+
+
+@main.command("rules")
+def list_rules():
+    """List the rules."""
+    for code, rule in sorted(RULES.items()):
+        click.echo(f"{code}  {rule.name:30s} {rule.summary}")
+
+
+@main.command()
+@click.argument("code")
+def explain(code):
+    """Print one rule's documentation."""
+    rule = RULES.get(code.upper())
+    if rule is None:
+        click.echo(f"sentinel-lint: error: unknown rule {code!r}; known: {', '.join(sorted(RULES))}", err=True)
+        sys.exit(EXIT_ERROR)
+    click.echo(rule.explain(), nl=False)

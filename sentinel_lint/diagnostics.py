@@ -1,0 +1,88 @@
+"""What a check returns: diagnostics with their fixes, as plain data (reporters print them, the fixer applies them)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .model.conventions import Convention, Evidence
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text between two positions (1-based lines, 0-based columns) of one file."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    edits: tuple[Edit, ...]
+    safe: bool
+    description: str
+
+
+@dataclass
+class Diagnostic:
+    path: str
+    line: int
+    col: int  # 0-based, as Python's parsers count; reporters show col + 1
+    code: str
+    message: str
+    end_line: int = 0
+    end_col: int = 0
+    fix: Fix | None = None
+    unfixable_reason: str = ""
+    convention: Convention | None = None
+    related: list[Evidence] = field(default_factory=list)
+
+    @property
+    def fixable(self) -> bool:
+        return self.fix is not None
+
+    def sort_key(self):
+        return (self.path, self.line, self.col, self.code, self.message)
+
+    def to_json(self) -> dict:
+        out = {
+            "path": self.path,
+            "line": self.line,
+            "column": self.col + 1,
+            "end_line": self.end_line or self.line,
+            "end_column": (self.end_col or self.col) + 1,
+            "code": self.code,
+            "message": self.message,
+            "fixable": self.fixable,
+        }
+        if self.fix is not None:
+            out["fix"] = {
+                "safe": self.fix.safe,
+                "description": self.fix.description,
+                "edits": [
+                    {"line": e.line, "column": e.col + 1, "end_line": e.end_line, "end_column": e.end_col + 1,
+                     "text": e.text}
+                    for e in self.fix.edits
+                ],
+            }
+        elif self.unfixable_reason:
+            out["unfixable_reason"] = self.unfixable_reason
+        if self.convention is not None:
+            out["convention"] = self.convention.to_json()
+        if self.related:
+            out["related"] = [e.to_json() for e in self.related]
+        return out
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file that could not be analysed (syntax error, bad encoding, unreadable): reported, never fatal."""
+
+    path: str
+    line: int
+    col: int
+    reason: str
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "line": self.line, "column": self.col + 1, "reason": self.reason}

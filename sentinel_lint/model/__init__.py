@@ -1,0 +1,1 @@
+"""What sentinel-lint knows about the analysed code: module facts, kernels, index flow, conventions."""

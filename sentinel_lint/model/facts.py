@@ -1,0 +1,453 @@
+"""Module facts: one fast ``ast`` pass per file, before any kernel is analysed (pyflakes' order).
+
+It records what later stages need and nothing else: import aliases, integer constants, which functions are Triton
+kernels, and the host-side value flow that carries padding from where it is written to a kernel launch.  Facts are
+plain, picklable data so they can be computed in worker processes and cached by content hash.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+# A constant as written: an int, or a name / dotted name to resolve later through the module's imports.
+ConstRef = "int | str"
+
+# Tensor methods that return the same storage (or a cast of it): padding written into one is in the other.
+ALIAS_METHODS = frozenset(
+    {"to", "contiguous", "view", "reshape", "flatten", "narrow", "long", "int", "clone", "squeeze", "unsqueeze",
+     "view_as", "expand", "expand_as", "detach", "cuda", "type", "as_strided", "T", "t", "select", "index_select",
+     "repeat_interleave"}
+)
+FULL_FUNCS = frozenset({"full", "full_like", "new_full"})
+TRITON_MODULE_HINTS = ("triton",)
+
+
+@dataclass
+class FunctionFacts:
+    name: str
+    qualname: str  # Class.method or function name, unique within the module
+    line: int  # the `def` line
+    end_line: int
+    col: int
+    params: list[str]
+    class_name: str | None = None
+    is_kernel: bool = False
+    kernel_decorators: list[str] = field(default_factory=list)
+    worth_flow: bool = False  # holds a comparison (a possible guard) or returns a value (a load helper)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Values flow from ``src`` to ``dst`` (node keys, see ``node_key``)."""
+
+    src: str
+    dst: str
+    line: int
+    what: str
+    by_name: bool = False
+
+
+@dataclass(frozen=True)
+class Producer:
+    """``node`` receives the constant ``value`` at ``line``: padding written into a tensor (``kind='pad'``) or a
+    plain value bound to a name (``kind='value'``, e.g. a parameter default)."""
+
+    node: str
+    value: object  # ConstRef
+    line: int
+    what: str
+    kind: str = "pad"
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """A call in host code (or a launch ``kernel[grid](...)``): arguments as node keys or constants."""
+
+    callee: str  # dotted text of the callee, e.g. "fused_recurrent_fwd", "FusedRecurrentFunction.apply"
+    scope: str  # qualname of the calling function ("" at module level)
+    class_name: str | None
+    args: tuple  # each: ("node", key) | ("const", ConstRef) | None
+    kwargs: tuple  # ((name, same as args), ...)
+    line: int
+    is_launch: bool
+    result: str | None = None  # the node the call's return value is assigned to
+
+
+@dataclass
+class ModuleFacts:
+    path: str
+    module: str  # dotted module name guessed from the path
+    digest: str = ""
+    imports: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # alias -> (module, name or None)
+    constants: dict[str, object] = field(default_factory=dict)  # name -> ConstRef or ("binop", op, a, b)
+    functions: list[FunctionFacts] = field(default_factory=list)
+    classes: dict[str, list[str]] = field(default_factory=dict)  # class -> method names
+    edges: list[Edge] = field(default_factory=list)
+    producers: list[Producer] = field(default_factory=list)
+    calls: list[CallSite] = field(default_factory=list)
+    triton_aliases: set[str] = field(default_factory=set)
+    jit_aliases: set[str] = field(default_factory=set)
+
+    @property
+    def kernels(self) -> list[FunctionFacts]:
+        return [f for f in self.functions if f.is_kernel]
+
+
+def node_key(scope: str, name: str) -> str:
+    return f"v:{scope}:{name}"
+
+
+# Accessors of buffer wrappers (vLLM's CpuGpuBuffer.gpu, .np, ...): on their own they name nothing, so the field
+# they belong to is part of the key (``self.slot_mapping.gpu`` → ``slot_mapping.gpu``).
+GENERIC_ACCESSORS = frozenset({"gpu", "cpu", "np", "data", "tensor", "buffer", "value", "values", "weight"})
+
+
+def field_key(name: str) -> str:
+    return f"f:{name}"
+
+
+def attribute_key(expr: ast.Attribute) -> str:
+    if expr.attr in GENERIC_ACCESSORS and isinstance(expr.value, ast.Attribute):
+        return field_key(f"{expr.value.attr}.{expr.attr}")
+    return field_key(expr.attr)
+
+
+def is_padding_index(index: ast.AST) -> bool:
+    """``t[n:]``, ``t[a:b, ...]`` or ``t[~mask]`` write a range of rows; ``t[0]`` or ``t[i]`` write one element."""
+    if isinstance(index, ast.Slice):
+        return True
+    if isinstance(index, ast.Tuple):
+        return any(isinstance(e, ast.Slice) for e in index.elts) and not all(
+            isinstance(e, ast.Slice) and e.lower is None and e.upper is None for e in index.elts)
+    return isinstance(index, (ast.UnaryOp, ast.Compare, ast.BinOp)) and not isinstance(const_ref(index), int)
+
+
+def dotted(expr: ast.AST) -> str | None:
+    if isinstance(expr, ast.Name):
+        return expr.id
+    if isinstance(expr, ast.Attribute):
+        base = dotted(expr.value)
+        return f"{base}.{expr.attr}" if base else None
+    return None
+
+
+def const_ref(expr: ast.AST):
+    """An int literal, -literal, a (dotted) name, or simple arithmetic of those; None for anything else."""
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, int) and not isinstance(expr.value, bool):
+        return expr.value
+    if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, (ast.USub, ast.UAdd)):
+        inner = const_ref(expr.operand)
+        if isinstance(inner, int):
+            return -inner if isinstance(expr.op, ast.USub) else inner
+        if inner is not None:
+            return ("neg", inner) if isinstance(expr.op, ast.USub) else inner
+        return None
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Sub, ast.Mult)):
+        left, right = const_ref(expr.left), const_ref(expr.right)
+        if left is None or right is None:
+            return None
+        return ("binop", type(expr.op).__name__, left, right)
+    if isinstance(expr, ast.Call) and len(expr.args) == 1 and (dotted(expr.func) or "").endswith("constexpr"):
+        return const_ref(expr.args[0])  # PAD = tl.constexpr(-1)
+    name = dotted(expr)
+    if name is not None:
+        return name
+    return None
+
+
+class _FactsVisitor(ast.NodeVisitor):
+    def __init__(self, facts: ModuleFacts):
+        self.facts = facts
+        self.scope: list[str] = []  # qualname parts of enclosing functions/classes
+        self.class_stack: list[str] = []
+        self.function_depth = 0
+        self._result_for: dict[int, str] = {}
+
+    # -- scopes -------------------------------------------------------------------------------------------------
+    @property
+    def qual(self) -> str:
+        return ".".join(self.scope)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        if self.function_depth == 0:
+            self.facts.classes.setdefault(node.name, [])
+        self.scope.append(node.name)
+        self.class_stack.append(node.name)
+        self.generic_visit(node)
+        self.class_stack.pop()
+        self.scope.pop()
+
+    def visit_FunctionDef(self, node) -> None:
+        self.scope.append(node.name)
+        qual = self.qual
+        args = node.args
+        params = [a.arg for a in args.posonlyargs + args.args]
+        if args.vararg:
+            params.append("*" + args.vararg.arg)
+        params += [a.arg for a in args.kwonlyargs]
+        class_name = self.class_stack[-1] if self.class_stack and self.scope[-2:-1] == self.class_stack[-1:] else None
+        decorators = [d for d in node.decorator_list if self._is_jit_decorator(d)]
+        info = FunctionFacts(
+            name=node.name, qualname=qual, line=node.lineno, end_line=node.end_lineno or node.lineno,
+            col=node.col_offset, params=params, class_name=class_name, is_kernel=bool(decorators),
+            kernel_decorators=[ast.unparse(d) for d in node.decorator_list],
+        )
+        if info.is_kernel:
+            info.worth_flow = any(isinstance(n, ast.Compare) or (isinstance(n, ast.Return) and n.value is not None)
+                                  for stmt in node.body for n in ast.walk(stmt))
+        self.facts.functions.append(info)
+        if class_name is not None:
+            self.facts.classes.setdefault(class_name, []).append(node.name)
+        # Parameter defaults bind a value to the parameter (``pad_slot_id: int = PAD_SLOT_ID``).
+        positional = args.posonlyargs + args.args
+        for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
+            self._default(qual, arg.arg, default)
+        for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+            if default is not None:
+                self._default(qual, arg.arg, default)
+        if not info.is_kernel:  # kernel bodies are device code: the kernel analysis reads them, not this pass
+            self.function_depth += 1
+            for stmt in node.body:
+                self.visit(stmt)
+            self.function_depth -= 1
+        self.scope.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def _default(self, qual: str, name: str, default: ast.AST) -> None:
+        ref = const_ref(default)
+        if ref is not None and not (isinstance(ref, str) and ref in ("None", "True", "False")):
+            self.facts.producers.append(
+                Producer(node_key(qual, name), ref, default.lineno, f"default {name}={ast.unparse(default)}", "value")
+            )
+
+    # -- imports and constants --------------------------------------------------------------------------------
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            local = alias.asname or alias.name.split(".")[0]
+            target = alias.name if alias.asname else alias.name.split(".")[0]
+            self.facts.imports[local] = (target, None)
+            if alias.name == "triton" or alias.name.endswith(".triton"):
+                self.facts.triton_aliases.add(local)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = "." * node.level + (node.module or "")
+        for alias in node.names:
+            local = alias.asname or alias.name
+            self.facts.imports[local] = (module, alias.name)
+            # `from vllm.triton_utils import triton`: triton re-exported through another module.
+            if alias.name == "triton":
+                self.facts.triton_aliases.add(local)
+            if alias.name == "jit" and any(h in module for h in TRITON_MODULE_HINTS):
+                self.facts.jit_aliases.add(local)
+
+    def _is_jit_decorator(self, dec: ast.AST) -> bool:
+        target = dec.func if isinstance(dec, ast.Call) else dec
+        name = dotted(target)
+        if name is None:
+            return False
+        if name in self.facts.jit_aliases:
+            return True
+        head, _, tail = name.partition(".")
+        return bool(tail) and head in self.facts.triton_aliases and name.endswith("jit")
+
+    # -- host value flow --------------------------------------------------------------------------------------
+    def operand(self, expr: ast.AST):
+        """("node", key) for a tensor-ish reference, ("const", ref) for a constant, else None."""
+        if isinstance(expr, ast.Starred):
+            return None
+        ref = const_ref(expr)
+        if isinstance(ref, int) or (ref is not None and not isinstance(expr, (ast.Name, ast.Attribute))):
+            return ("const", ref)
+        key = self.node_of(expr)
+        if key is not None:
+            return ("node", key)
+        if ref is not None:
+            return ("const", ref)
+        return None
+
+    def node_of(self, expr: ast.AST) -> str | None:
+        """The flow node a tensor expression denotes: a local, a field, or what a view/slice/cast of it denotes."""
+        if isinstance(expr, ast.Name):
+            return node_key(self.qual, expr.id)
+        if isinstance(expr, ast.Attribute):
+            return attribute_key(expr)
+        if isinstance(expr, ast.Subscript):
+            if isinstance(expr.value, ast.Name) and expr.value.id in ("META", "kwargs", "args"):
+                return None
+            return self.node_of(expr.value)
+        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr in ALIAS_METHODS:
+            return self.node_of(expr.func.value)
+        return None
+
+    def _full_value(self, call: ast.Call):
+        """The fill value of ``torch.full(...)``, ``torch.full_like(t, X)``, ``t.new_full(shape, X)``."""
+        if not isinstance(call, ast.Call) or not isinstance(call.func, (ast.Attribute, ast.Name)):
+            return None
+        fname = call.func.attr if isinstance(call.func, ast.Attribute) else call.func.id
+        if fname not in FULL_FUNCS:
+            return None
+        for kw in call.keywords:
+            if kw.arg == "fill_value":
+                return const_ref(kw.value)
+        if len(call.args) >= 2:
+            return const_ref(call.args[1])
+        return None
+
+    def _record_value(self, target_key: str, value: ast.AST, line: int) -> None:
+        """Record what assigning ``value`` to ``target_key`` means: padding written, or a flow edge."""
+        fill = self._full_value(value)
+        if fill is not None:
+            self.facts.producers.append(Producer(target_key, fill, line, ast.unparse(value)[:120]))
+            return
+        if isinstance(value, ast.Call):
+            fname = dotted(value.func) or ""
+            last = fname.rsplit(".", 1)[-1]
+            if last == "where" and len(value.args) == 3:  # torch.where(cond, full_like(t, X), t)
+                for branch in value.args[1:]:
+                    fill = self._full_value(branch)
+                    ref = const_ref(branch)
+                    if fill is None and isinstance(ref, int):
+                        fill = ref
+                    if fill is not None:
+                        self.facts.producers.append(Producer(target_key, fill, line, ast.unparse(value)[:120]))
+                    else:
+                        src = self.node_of(branch)
+                        if src:
+                            self.facts.edges.append(Edge(src, target_key, line, "torch.where"))
+                return
+            if last == "pad" and value.args:  # F.pad(t, pad, value=X)
+                for kw in value.keywords:
+                    if kw.arg == "value":
+                        ref = const_ref(kw.value)
+                        if ref is not None:
+                            self.facts.producers.append(Producer(target_key, ref, line, ast.unparse(value)[:120]))
+                src = self.node_of(value.args[0])
+                if src:
+                    self.facts.edges.append(Edge(src, target_key, line, "pad"))
+                return
+            if last in ("cat", "stack") and value.args and isinstance(value.args[0], (ast.List, ast.Tuple)):
+                for elt in value.args[0].elts:
+                    src = self.node_of(elt)
+                    if src:
+                        self.facts.edges.append(Edge(src, target_key, line, last))
+                return
+            self._result_for[id(value)] = target_key
+            self.visit(value)  # calls inside a right-hand side still bind arguments
+            if isinstance(value.func, ast.Attribute) and value.func.attr in ALIAS_METHODS:
+                src = self.node_of(value)
+                if src:
+                    self.facts.edges.append(Edge(src, target_key, line, f".{value.func.attr}()"))
+            return
+        if isinstance(value, ast.IfExp):
+            self._record_value(target_key, value.body, line)
+            self._record_value(target_key, value.orelse, line)
+            return
+        ref = const_ref(value)
+        if isinstance(ref, int) or (ref is not None and isinstance(value, (ast.UnaryOp, ast.BinOp))):
+            self.facts.producers.append(Producer(target_key, ref, line, ast.unparse(value)[:120], "value"))
+            return
+        src = self.node_of(value)
+        if src is not None and src != target_key:
+            what = "alias" if isinstance(value, ast.Name) else ast.unparse(value)[:60]
+            self.facts.edges.append(Edge(src, target_key, line, what, by_name=isinstance(value, ast.Attribute)))
+            # A slice of a persistent buffer is a view: padding written through the view lands in the buffer.
+            if isinstance(value, ast.Subscript) and src.startswith("f:"):
+                self.facts.edges.append(Edge(target_key, src, line, "view of " + ast.unparse(value.value)[:60]))
+        if isinstance(ref, str) and src is not None:
+            # A bare name may also be a constant (``x = PAD_SLOT_ID``): keep it as a possible value.
+            if ref[:1].isupper():
+                self.facts.producers.append(Producer(target_key, ref, line, ast.unparse(value)[:120], "value"))
+        self.visit(value)
+
+    def _assign(self, target: ast.AST, value: ast.AST, line: int) -> None:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts):
+                for t, v in zip(target.elts, value.elts):
+                    self._assign(t, v, line)
+            else:
+                self.visit(value)
+            return
+        if isinstance(target, ast.Subscript):
+            # ``t[n:] = X`` writes padding; ``t[:n] = src`` copies src's values into t.
+            key = self.node_of(target.value)
+            ref = const_ref(value)
+            named_constant = isinstance(ref, str) and ref.rsplit(".", 1)[-1].isupper()
+            if key and (isinstance(ref, int) or named_constant) and is_padding_index(target.slice):
+                self.facts.producers.append(Producer(key, ref, line, ast.unparse(target)[:80] + " = " + ast.unparse(value)[:40]))
+                return
+            src = self.node_of(value)
+            if key and src:
+                self.facts.edges.append(Edge(src, key, line, "copy into " + ast.unparse(target)[:60]))
+            self.visit(value)
+            return
+        if self.function_depth == 0 and not self.class_stack and isinstance(target, ast.Name):
+            ref = const_ref(value)
+            if ref is not None:
+                self.facts.constants[target.id] = ref
+        key = self.node_of(target) if isinstance(target, (ast.Name, ast.Attribute)) else None
+        if key is None:
+            self.visit(value)
+            return
+        self._record_value(key, value, line)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            self._assign(target, node.value, node.lineno)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self._assign(node.target, node.value, node.lineno)
+            if self.class_stack and self.function_depth == 0 and isinstance(node.target, ast.Name):
+                # dataclass field default: ``state_indices: Tensor = field(...)`` is not padding; nothing to do.
+                pass
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        # ``t[a:b].fill_(X)`` / ``t.fill_(X)``
+        if isinstance(func, ast.Attribute) and func.attr == "fill_" and node.args and (
+            not isinstance(func.value, ast.Subscript) or is_padding_index(func.value.slice)
+        ):
+            key = self.node_of(func.value)
+            ref = const_ref(node.args[0])
+            if key and ref is not None:
+                self.facts.producers.append(Producer(key, ref, node.lineno, ast.unparse(node)[:120]))
+        if isinstance(func, ast.Attribute) and func.attr == "copy_" and node.args:
+            dst, src = self.node_of(func.value), self.node_of(node.args[0])
+            if dst and src:
+                self.facts.edges.append(Edge(src, dst, node.lineno, "copy_"))
+        is_launch = isinstance(func, ast.Subscript)
+        callee = dotted(func.value if is_launch else func)
+        if callee is not None and self.function_depth > 0 or (callee is not None and is_launch):
+            args = tuple(self.operand(a) for a in node.args)
+            kwargs = tuple((kw.arg, self.operand(kw.value)) for kw in node.keywords if kw.arg)
+            if any(a is not None for a in args) or any(v is not None for _, v in kwargs):
+                self.facts.calls.append(CallSite(callee, self.qual, self.class_stack[-1] if self.class_stack else None,
+                                                 args, kwargs, node.lineno, is_launch,
+                                                 self._result_for.pop(id(node), None)))
+        self.generic_visit(node)
+
+    def visit_Return(self, node: ast.Return) -> None:
+        if node.value is not None and self.function_depth > 0:
+            src = self.node_of(node.value)
+            if src:
+                self.facts.edges.append(Edge(src, f"r:{self.qual}", node.lineno, "return"))
+            self.visit(node.value)
+
+
+def collect_facts(tree: ast.Module, path: str, module: str) -> ModuleFacts:
+    facts = ModuleFacts(path=path, module=module)
+    _FactsVisitor(facts).visit(tree)
+    # ``kernel = triton.jit(fn)``: a function turned into a kernel by a call rather than a decorator.
+    by_name = {f.qualname: f for f in facts.functions}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and stmt.value.args:
+            fname = dotted(stmt.value.func) or ""
+            head = fname.split(".")[0]
+            if (fname in facts.jit_aliases or (head in facts.triton_aliases and fname.endswith("jit"))) and isinstance(
+                stmt.value.args[0], ast.Name
+            ):
+                fn = by_name.get(stmt.value.args[0].id)
+                if fn is not None:
+                    fn.is_kernel = True
+    return facts

@@ -1,0 +1,178 @@
+"""From producer to kernel parameter: the host-side value-flow graph and the conventions it carries.
+
+Nodes are locals and parameters (per function), fields (``meta.state_indices``, global by name: static types are
+unknown, so a field links every place that spells it — such links are marked ``by_name``) and function returns.
+Edges come from assignments, views and casts, copies, call arguments bound to parameters, constructor keywords,
+and ``kernel[grid](...)`` launches.  Producers (padding written, or constant values bound) are propagated forward;
+what reaches a kernel parameter, with the chain that proves it, is that parameter's inferred convention.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from .conventions import Convention, Evidence
+from .facts import ModuleFacts, Producer
+from .project import Project
+
+
+@dataclass(frozen=True)
+class Reach:
+    """One producer reaching one kernel parameter."""
+
+    value: int
+    name: str  # constant name as written at the producer (e.g. NULL_BLOCK_ID), "" for a literal
+    kind: str  # "pad" or "value"
+    chain: tuple[Evidence, ...]
+    names: tuple[str, ...] = ()  # the variable, parameter and field names the value passed through
+
+
+@dataclass
+class ParamFlow:
+    pads: list[Reach] = field(default_factory=list)
+    values: list[Reach] = field(default_factory=list)
+
+
+def _global(module: ModuleFacts, key: str) -> str:
+    return key if key.startswith("f:") else f"{module.module}|{key}"
+
+
+def _describe_node(key: str) -> str:
+    if key.startswith("f:"):
+        return f"field .{key[2:]}"
+    local = key.split("|", 1)[-1]
+    kind, _, rest = local.partition(":")
+    scope, _, name = rest.rpartition(":")
+    if kind == "r":
+        return f"return of {rest}()"
+    return f"{name} in {scope or '<module>'}" if scope else name
+
+
+class FlowGraph:
+    def __init__(self, project: Project, producer_filter=None):
+        self.project = project
+        self.producer_filter = producer_filter or (lambda path: True)
+        self.edges: dict[str, list[tuple[str, Evidence]]] = {}
+        self.producers: list[tuple[str, Producer, ModuleFacts]] = []
+        self.kernel_params: dict[str, tuple[ModuleFacts, str, str]] = {}  # node -> (module, kernel, param)
+        self.launches: list[tuple[ModuleFacts, str, int]] = []
+        self._flows: dict[str, ParamFlow] | None = None
+
+    def add_edge(self, src: str, dst: str, evidence: Evidence) -> None:
+        if src != dst:
+            self.edges.setdefault(src, []).append((dst, evidence))
+
+    def build(self) -> "FlowGraph":
+        project = self.project
+        for module in list(project.modules.values()):
+            for fn in module.kernels:
+                for param in fn.params:
+                    self.kernel_params[_global(module, f"v:{fn.qualname}:{param}")] = (module, fn.qualname, param)
+        for module in list(project.modules.values()):
+            for edge in module.edges:
+                self.add_edge(_global(module, edge.src), _global(module, edge.dst),
+                              Evidence(module.path, edge.line, edge.what, edge.by_name))
+            if self.producer_filter(module.path):
+                for producer in module.producers:
+                    self.producers.append((_global(module, producer.node), producer, module))
+            for call in module.calls:
+                self._bind_call(module, call)
+        return self
+
+    def _bind_call(self, module: ModuleFacts, call) -> None:
+        callees = self.project.resolve_callee(module, call.callee, call.class_name)
+        for callee in callees:
+            fn = callee.function
+            if call.is_launch and (fn is None or not fn.is_kernel):
+                continue
+            if fn is None:  # a constructor: keyword arguments become fields of the object built
+                for name, arg in call.kwargs:
+                    self._bind_arg(module, call, arg, f"f:{name}", f"{call.callee}({name}=...)", True)
+                continue
+            params = [p for p in fn.params if not p.startswith("*")]
+            if callee.skip_first:
+                params = params[1:]
+            star = next((i for i, p in enumerate(fn.params) if p.startswith("*")), None)
+            target = lambda p: _global(callee.module, f"v:{fn.qualname}:{p}")  # noqa: E731
+            what = "launch" if call.is_launch else "call"
+            for i, arg in enumerate(call.args):
+                if star is not None and i >= star or i >= len(params):
+                    break
+                self._bind_arg(module, call, arg, target(params[i]), f"{what} {fn.name}(...) binds {params[i]}",
+                               callee.by_name)
+            for name, arg in call.kwargs:
+                if name in fn.params:
+                    self._bind_arg(module, call, arg, target(name), f"{what} {fn.name}({name}=...)", callee.by_name)
+            if call.result:
+                self.add_edge(_global(callee.module, f"r:{fn.qualname}"), _global(module, call.result),
+                              Evidence(module.path, call.line, f"result of {fn.name}()", callee.by_name))
+            if call.is_launch:
+                self.launches.append((module, fn.qualname, call.line))
+
+    def _bind_arg(self, module, call, arg, dst: str, what: str, by_name: bool) -> None:
+        if arg is None:
+            return
+        kind, payload = arg
+        if kind == "node":
+            self.add_edge(_global(module, payload), dst, Evidence(module.path, call.line, what, by_name))
+        elif self.producer_filter(module.path):
+            producer = Producer(dst, payload, call.line, what, "value")
+            self.producers.append((dst, producer, module))
+
+    # -- propagation ----------------------------------------------------------------------------------------------
+    def flows(self) -> dict[str, ParamFlow]:
+        """For every kernel parameter node, the producers that reach it (each with its shortest chain)."""
+        if self._flows is not None:
+            return self._flows
+        flows: dict[str, ParamFlow] = {}
+        for start, producer, module in self.producers:
+            resolved = self.project.resolve_const(module, producer.value)
+            if resolved is None or (producer.kind == "pad" and resolved.value > 0):
+                continue  # "no slot" is written as -1 or 0; a positive fill is a real id or a count
+            origin = Evidence(module.path, producer.line, producer.what)
+            parents: dict[str, tuple[str, Evidence] | None] = {start: None}
+            queue = deque([start])
+            while queue:
+                node = queue.popleft()
+                if node in self.kernel_params:
+                    chain = [origin]
+                    steps = []
+                    names = [node.rsplit(":", 1)[-1]]
+                    cursor = node
+                    while parents[cursor] is not None:
+                        prev, evidence = parents[cursor]
+                        steps.append(evidence)
+                        cursor = prev
+                        names.append(cursor.rsplit(":", 1)[-1])
+                    chain += reversed(steps)
+                    _, kernel, param = self.kernel_params[node]
+                    chain.append(Evidence(self.kernel_params[node][0].path, 0, f"kernel {kernel} parameter {param}"))
+                    name = resolved.name.lstrip("-")
+                    reach = Reach(resolved.value, name, producer.kind, tuple(chain), tuple(names))
+                    flow = flows.setdefault(node, ParamFlow())
+                    (flow.pads if producer.kind == "pad" else flow.values).append(reach)
+                for nxt, evidence in self.edges.get(node, ()):
+                    if nxt not in parents:
+                        parents[nxt] = (node, evidence)
+                        queue.append(nxt)
+        self._flows = flows
+        return flows
+
+    def flow_for(self, module: ModuleFacts, kernel: str, param: str) -> ParamFlow | None:
+        return self.flows().get(_global(module, f"v:{kernel}:{param}"))
+
+
+def inferred_convention(pads: list[Reach], pack_real_min: int | None) -> Convention | None:
+    """The convention the padding that reaches a parameter implies: invalid = union of padded values."""
+    if not pads:
+        return None
+    values = sorted({r.value for r in pads})
+    names = sorted({r.name for r in pads if r.name})
+    real_min = max(max(values) + 1, 0)
+    if pack_real_min is not None and pack_real_min > real_min and 0 not in values:
+        # The pack knows this kind of table never hands out id 0 (a reserved null block); padding with -1 then
+        # leaves 0 as a value that never occurs, and both `< 0` and `<= 0` are right.
+        real_min = pack_real_min
+    chains = tuple(r.chain for r in pads)
+    first = pads[0].chain[0]
+    return Convention(frozenset(values), real_min, "/".join(names), "inferred", f"{first.path}:{first.line}", chains)

@@ -1,0 +1,461 @@
+"""Index flow inside one ``@triton.jit`` function, on libcst.
+
+The analysis follows every value loaded through a pointer parameter (``tl.load(block_table + i)``) and every raw
+parameter value through assignments, ``.to(...)``/``tl.cast``, tuple unpacking, ``tl.where`` and branches and loops
+(a small forward dataflow: a branch merges by union, a loop body runs twice so loop-carried values settle).
+Arithmetic on an index (``idx * stride``) yields a new value that is not tracked.
+
+It records *guard sites*: boolean expressions (comparisons, ``and``/``or``/``not``, ``&``/``|``/``~``) that compare a
+tracked value with something that may be a constant.  Whether that operand really is a constant, and which
+convention the loaded tensor follows, is decided later, after project-wide linking; this module only knows the
+origins of values: ``("load", p)`` = loaded through pointer parameter ``p``, ``("param", p)`` = the value of ``p``.
+
+Only the function's own source is parsed with libcst (not the whole file), and positions are resolved only for it.
+"""
+from __future__ import annotations
+
+import ast
+import textwrap
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+Origins = frozenset  # of ("load"|"param", name)
+
+_OPS = {
+    cst.LessThan: "<", cst.LessThanEqual: "<=", cst.GreaterThan: ">", cst.GreaterThanEqual: ">=",
+    cst.Equal: "==", cst.NotEqual: "!=",
+}
+_CAST_METHODS = frozenset({"to", "cast"})
+_CAST_FUNCS = frozenset({"cast"})
+
+
+@dataclass(frozen=True)
+class Span:
+    line: int
+    col: int  # 0-based column, as libcst and ast count them
+    end_line: int
+    end_col: int
+
+
+@dataclass
+class Operand:
+    origins: set  # value origins
+    const: object  # int literal, a (dotted) name, or None
+    text: str
+    span: Span
+
+
+@dataclass
+class Atom:
+    left: Operand
+    op: str
+    right: Operand
+    op_span: Span
+    text: str
+
+
+@dataclass
+class GuardSite:
+    function: str
+    pred: tuple  # ("atom", i) | ("and", (...)) | ("or", (...)) | ("not", p) | ("unknown",)
+    atoms: list[Atom]
+    span: Span
+    text: str
+    context: str  # if / while / where / mask / assign / return / expr
+
+
+@dataclass
+class HelperCall:
+    callee: str
+    args: list  # each: (value origins, pointer params)
+    kwargs: dict
+    line: int
+    result: str | None = None
+
+
+@dataclass
+class FunctionAnalysis:
+    qualname: str
+    params: list[str]
+    sites: list[GuardSite] = field(default_factory=list)
+    calls: list[HelperCall] = field(default_factory=list)
+    returns: tuple = (frozenset(), frozenset())
+
+
+class _State:
+    __slots__ = ("vals", "ptrs")
+
+    def __init__(self, vals=None, ptrs=None):
+        self.vals: dict[str, frozenset] = dict(vals or {})
+        self.ptrs: dict[str, frozenset] = dict(ptrs or {})
+
+    def copy(self) -> "_State":
+        return _State(self.vals, self.ptrs)
+
+    def merge(self, other: "_State") -> "_State":
+        out = self.copy()
+        for table, theirs in ((out.vals, other.vals), (out.ptrs, other.ptrs)):
+            for name, origins in theirs.items():
+                table[name] = table.get(name, frozenset()) | origins
+        return out
+
+
+def _dotted(node: cst.CSTNode) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def _int_of(node: cst.CSTNode):
+    if isinstance(node, cst.Integer):
+        return ast.literal_eval(node.value)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus)):
+        inner = _int_of(node.expression)
+        if isinstance(inner, int):
+            return -inner if isinstance(node.operator, cst.Minus) else inner
+    return None
+
+
+class _FunctionAnalyzer:
+    def __init__(self, func: cst.FunctionDef, qualname: str, positions, to_file, code_for, summaries):
+        self.func = func
+        self.qualname = qualname
+        self.positions = positions
+        self.to_file = to_file
+        self.code_for = code_for
+        self.summaries = summaries  # callee name -> FunctionAnalysis (same-module helpers, for return values)
+        self.params = [p.name.value for p in func.params.params + func.params.posonly_params + func.params.kwonly_params]
+        self.result = FunctionAnalysis(qualname, self.params)
+        self._sites: dict[int, GuardSite] = {}
+        self._calls: dict[int, HelperCall] = {}
+        self._returns_vals: frozenset = frozenset()
+        self._returns_ptrs: frozenset = frozenset()
+
+    def run(self) -> FunctionAnalysis:
+        state = _State({p: frozenset({("param", p)}) for p in self.params}, {p: frozenset({p}) for p in self.params})
+        self.block(self.func.body, state)
+        self.result.sites = list(self._sites.values())
+        self.result.calls = list(self._calls.values())
+        self.result.returns = (self._returns_vals, self._returns_ptrs)
+        return self.result
+
+    # -- positions ----------------------------------------------------------------------------------------------
+    def span(self, node: cst.CSTNode) -> Span:
+        rng = self.positions[node]
+        line, col = self.to_file(rng.start.line, rng.start.column)
+        end_line, end_col = self.to_file(rng.end.line, rng.end.column)
+        return Span(line, col, end_line, end_col)
+
+    # -- statements ---------------------------------------------------------------------------------------------
+    def block(self, block, state: _State) -> _State:
+        body = block.body if isinstance(block, cst.IndentedBlock) else [block]
+        if isinstance(block, cst.SimpleStatementSuite):
+            body = block.body
+        for stmt in body:
+            state = self.statement(stmt, state)
+        return state
+
+    def statement(self, stmt: cst.CSTNode, state: _State) -> _State:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                state = self.small(small, state)
+            return state
+        if isinstance(stmt, (cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Expr, cst.Return)):
+            return self.small(stmt, state)
+        if isinstance(stmt, cst.If):
+            self.scan(stmt.test, state, "if")
+            then = self.block(stmt.body, state.copy())
+            if stmt.orelse is None:
+                other = state
+            elif isinstance(stmt.orelse, cst.If):
+                other = self.statement(stmt.orelse, state.copy())
+            else:
+                other = self.block(stmt.orelse.body, state.copy())
+            return then.merge(other)
+        if isinstance(stmt, (cst.For, cst.While)):
+            if isinstance(stmt, cst.While):
+                self.scan(stmt.test, state, "while")
+            else:
+                self.scan(stmt.iter, state, "expr")
+            entry = state.copy()
+            if isinstance(stmt, cst.For):
+                self.kill_target(stmt.target, entry)
+            once = self.block(stmt.body, entry.copy())
+            twice = self.block(stmt.body, entry.merge(once))
+            out = state.merge(twice)
+            if stmt.orelse is not None:
+                out = self.block(stmt.orelse.body, out)
+            return out
+        if isinstance(stmt, cst.With):
+            return self.block(stmt.body, state)
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            return state
+        if isinstance(stmt, cst.Try):
+            out = self.block(stmt.body, state.copy())
+            for handler in stmt.handlers:
+                out = out.merge(self.block(handler.body, state.copy()))
+            return out
+        return state
+
+    def small(self, node: cst.CSTNode, state: _State) -> _State:
+        if isinstance(node, cst.Assign):
+            self.scan(node.value, state, "assign")
+            for target in node.targets:
+                self.assign(target.target, node.value, state)
+        elif isinstance(node, cst.AnnAssign):
+            if node.value is not None:
+                self.scan(node.value, state, "assign")
+                self.assign(node.target, node.value, state)
+        elif isinstance(node, cst.AugAssign):
+            self.scan(node.value, state, "assign")
+            if isinstance(node.target, cst.Name):
+                name = node.target.value
+                _, ptrs = self.eval(node.value, state)
+                state.ptrs[name] = state.ptrs.get(name, frozenset()) | ptrs  # p += offset stays a pointer
+                state.vals[name] = frozenset()
+        elif isinstance(node, cst.Expr):
+            self.scan(node.value, state, "expr")
+        elif isinstance(node, cst.Return) and node.value is not None:
+            self.scan(node.value, state, "return")
+            vals, ptrs = self.eval(node.value, state)
+            self._returns_vals |= vals
+            self._returns_ptrs |= ptrs
+        return state
+
+    def kill_target(self, target: cst.CSTNode, state: _State) -> None:
+        if isinstance(target, cst.Name):
+            state.vals[target.value] = frozenset()
+            state.ptrs[target.value] = frozenset()
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self.kill_target(element.value, state)
+
+    def assign(self, target: cst.CSTNode, value: cst.CSTNode, state: _State) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(target.elements):
+                evaluated = [self.eval(e.value, state) for e in value.elements]
+                for element, (vals, ptrs) in zip(target.elements, evaluated):
+                    self._bind(element.value, vals, ptrs, state)
+            else:
+                self.kill_target(target, state)
+            return
+        vals, ptrs = self.eval(value, state)
+        self._bind(target, vals, ptrs, state)
+
+    def _bind(self, target, vals, ptrs, state: _State) -> None:
+        if isinstance(target, cst.Name):
+            state.vals[target.value] = vals
+            state.ptrs[target.value] = ptrs
+        else:
+            self.kill_target(target, state)
+
+    # -- expressions --------------------------------------------------------------------------------------------
+    def eval(self, node: cst.CSTNode, state: _State) -> tuple[frozenset, frozenset]:
+        """(value origins, pointer parameters) of an expression."""
+        empty = frozenset()
+        if isinstance(node, cst.Name):
+            return state.vals.get(node.value, empty), state.ptrs.get(node.value, empty)
+        if isinstance(node, cst.Call):
+            func = node.func
+            name = _dotted(func) or ""
+            last = name.rsplit(".", 1)[-1]
+            args = [a for a in node.args if a.keyword is None]
+            if last == "load" and isinstance(func, cst.Attribute) and node.args:
+                ptr_arg = next((a for a in node.args if a.keyword and a.keyword.value == "pointer"), node.args[0])
+                _, ptrs = self.eval(ptr_arg.value, state)
+                return frozenset(("load", p) for p in ptrs), empty
+            if isinstance(func, cst.Attribute) and func.attr.value in _CAST_METHODS:
+                inner = self.eval(func.value, state)  # idx.to(tl.int64)
+                if inner[0] or inner[1]:
+                    return inner
+            if last in _CAST_FUNCS and args:  # tl.cast(idx, tl.int64)
+                return self.eval(args[0].value, state)
+            if last == "where" and len(args) == 3:
+                a, b = self.eval(args[1].value, state), self.eval(args[2].value, state)
+                return a[0] | b[0], a[1] | b[1]
+            if isinstance(func, cst.Name):  # a call to another @triton.jit function
+                call = self.record_call(node, func.value, state)
+                summary = self.summaries(func.value)
+                if summary is not None:
+                    return self.apply_summary(summary, call)
+            return empty, empty
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Add, cst.Subtract)):
+            left, right = self.eval(node.left, state), self.eval(node.right, state)
+            return empty, left[1] | right[1]  # pointer arithmetic keeps the pointer; the value is new
+        if isinstance(node, cst.Subscript):
+            return self.eval(node.value, state)  # idx[None, :] broadcasts the same ids
+        if isinstance(node, cst.IfExp):
+            a, b = self.eval(node.body, state), self.eval(node.orelse, state)
+            return a[0] | b[0], a[1] | b[1]
+        return empty, empty
+
+    def record_call(self, node: cst.Call, callee: str, state: _State) -> HelperCall:
+        key = id(node)
+        args = [self.eval(a.value, state) for a in node.args if a.keyword is None and not a.star]
+        kwargs = {a.keyword.value: self.eval(a.value, state) for a in node.args if a.keyword is not None}
+        call = self._calls.get(key)
+        if call is None:
+            call = HelperCall(callee, args, kwargs, self.span(node).line)
+            self._calls[key] = call
+        else:  # second loop iteration: widen
+            call.args = [(a[0] | b[0], a[1] | b[1]) for a, b in zip(call.args, args)]
+            for k, v in kwargs.items():
+                old = call.kwargs.get(k, (frozenset(), frozenset()))
+                call.kwargs[k] = (old[0] | v[0], old[1] | v[1])
+        return call
+
+    @staticmethod
+    def apply_summary(summary: FunctionAnalysis, call: HelperCall) -> tuple[frozenset, frozenset]:
+        """Map a helper's return origins (in terms of its parameters) onto the caller's arguments."""
+        bound: dict[str, tuple] = {}
+        for name, arg in zip(summary.params, call.args):
+            bound[name] = arg
+        bound.update(call.kwargs)
+        vals, ptrs = set(), set()
+        for kind, param in summary.returns[0]:
+            arg = bound.get(param)
+            if arg is None:
+                continue
+            if kind == "param":
+                vals |= arg[0]
+            else:
+                vals |= {("load", p) for p in arg[1]}
+        for param in summary.returns[1]:
+            if param in bound:
+                ptrs |= bound[param][1]
+        return frozenset(vals), frozenset(ptrs)
+
+    # -- guard sites --------------------------------------------------------------------------------------------
+    def scan(self, node: cst.CSTNode, state: _State, context: str) -> None:
+        """Find every guard site in an expression; a site's sub-expressions are part of it."""
+        if isinstance(node, (cst.Comparison, cst.BooleanOperation, cst.UnaryOperation, cst.BinaryOperation)):
+            atoms: list[Atom] = []
+            pred = self.predicate(node, state, atoms)
+            if atoms:
+                self.add_site(node, pred, atoms, context)
+                return
+        if isinstance(node, cst.Call):
+            name = _dotted(node.func) or ""
+            last = name.rsplit(".", 1)[-1]
+            if isinstance(node.func, cst.Name):
+                self.record_call(node, node.func.value, state)
+            for arg in node.args:
+                kw = arg.keyword.value if arg.keyword else None
+                sub = "mask" if kw == "mask" else ("where" if last == "where" and arg is node.args[0] else context)
+                self.scan(arg.value, state, sub)
+            self.scan(node.func, state, context)
+            return
+        for child in node.children:
+            if isinstance(child, cst.BaseExpression) or isinstance(
+                child, (cst.Arg, cst.Element, cst.SubscriptElement, cst.Index, cst.Slice, cst.DictElement)
+            ):
+                self.scan(child, state, context)
+
+    def add_site(self, node, pred, atoms, context) -> None:
+        key = id(node)
+        if key in self._sites:  # seen on an earlier loop iteration: widen the origins
+            old = self._sites[key]
+            for old_atom, new_atom in zip(old.atoms, atoms):
+                old_atom.left.origins |= new_atom.left.origins
+                old_atom.right.origins |= new_atom.right.origins
+            return
+        self._sites[key] = GuardSite(self.qualname, pred, atoms, self.span(node), self.code_for(node), context)
+
+    def operand(self, node: cst.CSTNode, state: _State) -> Operand:
+        vals, _ = self.eval(node, state)
+        const = _int_of(node)
+        if const is None:
+            const = _dotted(node)
+        return Operand(set(vals), const, self.code_for(node), self.span(node))
+
+    def predicate(self, node: cst.CSTNode, state: _State, atoms: list[Atom]) -> tuple:
+        if isinstance(node, cst.Comparison):
+            parts = []
+            left = node.left
+            for target in node.comparisons:
+                op = _OPS.get(type(target.operator))
+                if op is None:  # `is`, `in`: not a numeric guard
+                    parts.append(("unknown",))
+                else:
+                    a, b = self.operand(left, state), self.operand(target.comparator, state)
+                    if a.origins or b.origins:
+                        atoms.append(Atom(a, op, b, self.span(target.operator), self.code_for(node)))
+                        parts.append(("atom", len(atoms) - 1))
+                    else:
+                        parts.append(("unknown",))
+                left = target.comparator
+            return parts[0] if len(parts) == 1 else ("and", tuple(parts))
+        if isinstance(node, cst.BooleanOperation):
+            kind = "and" if isinstance(node.operator, cst.And) else "or"
+            return (kind, (self.predicate(node.left, state, atoms), self.predicate(node.right, state, atoms)))
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.BitAnd, cst.BitOr)):
+            kind = "and" if isinstance(node.operator, cst.BitAnd) else "or"
+            return (kind, (self.predicate(node.left, state, atoms), self.predicate(node.right, state, atoms)))
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Not, cst.BitInvert)):
+            return ("not", self.predicate(node.expression, state, atoms))
+        return ("unknown",)
+
+
+@dataclass
+class Snippet:
+    """One function's source cut out of its file, with the offsets that map its positions back."""
+
+    code: str
+    first_line: int
+    indent: int
+
+
+def cut_function(lines: list[str], line: int, end_line: int) -> Snippet:
+    text = "".join(lines[line - 1:end_line])
+    dedented = textwrap.dedent(text)
+    indent = len(text) - len(text.lstrip(" \t")) if dedented != text else 0
+    return Snippet(dedented, line, indent)
+
+
+def analyze_functions(lines: list[str], functions) -> dict[str, FunctionAnalysis]:
+    """Analyse the given jit functions of one file (FunctionFacts), each from its own source only."""
+    parsed: dict[str, tuple] = {}
+    for fn in functions:
+        snippet = cut_function(lines, fn.line, fn.end_line)
+        try:
+            module = cst.parse_module(snippet.code)
+        except cst.ParserSyntaxError:
+            continue
+        defs = [s for s in module.body if isinstance(s, cst.FunctionDef)]
+        if not defs:
+            continue
+        parsed[fn.name] = (fn, snippet, module, defs[0])
+
+    results: dict[str, FunctionAnalysis] = {}
+    in_progress: set[str] = set()
+
+    def summary(name: str):
+        if name in results:
+            return results[name]
+        if name not in parsed or name in in_progress:
+            return None
+        return run(name)
+
+    def run(name: str) -> FunctionAnalysis:
+        fn, snippet, module, func = parsed[name]
+        in_progress.add(name)
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        positions = wrapper.resolve(PositionProvider)
+
+        def to_file(line: int, col: int, snippet=snippet) -> tuple[int, int]:
+            return snippet.first_line + line - 1, col + snippet.indent
+
+        analyzer = _FunctionAnalyzer(func, fn.qualname, positions, to_file, module.code_for_node, summary)
+        results[name] = analyzer.run()
+        in_progress.discard(name)
+        return results[name]
+
+    for name in parsed:
+        if name not in results:
+            run(name)
+    return results

@@ -1,0 +1,206 @@
+"""Project-wide facts: modules by dotted name, constants resolved statically, callees resolved by import or name.
+
+Nothing here imports or runs analysed code: constants are folded from their definitions (module constants, imports,
+re-exports and simple arithmetic).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .facts import FunctionFacts, ModuleFacts
+
+
+@dataclass(frozen=True)
+class Resolved:
+    value: int
+    name: str  # the constant's name as written where it is defined ("" for a literal)
+    path: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Callee:
+    module: ModuleFacts
+    function: FunctionFacts | None  # None: a class constructor whose keyword arguments are fields
+    skip_first: bool  # a method called through self/obj, or autograd Function.apply → forward(ctx, ...)
+    by_name: bool  # resolved only by a unique name, not by an import
+
+
+def module_name_for(rel_path: str) -> str:
+    parts = rel_path.replace("\\", "/").split("/")
+    if parts[-1].endswith(".py"):
+        parts[-1] = parts[-1][:-3]
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(p for p in parts if p)
+
+
+class Project:
+    def __init__(self, modules: list[ModuleFacts], loader=None):
+        self.modules: dict[str, ModuleFacts] = {}
+        self.by_path: dict[str, ModuleFacts] = {}
+        self._loader = loader  # dotted name -> ModuleFacts | None, for modules the prefilter skipped
+        self._missing: set[str] = set()
+        for facts in modules:
+            self.add(facts)
+
+    def add(self, facts: ModuleFacts) -> None:
+        self.modules[facts.module] = facts
+        self.by_path[facts.path] = facts
+        self._functions_by_name = None
+
+    # -- modules ------------------------------------------------------------------------------------------------
+    def absolute(self, importer: ModuleFacts, module: str) -> str:
+        if not module.startswith("."):
+            return module
+        level = len(module) - len(module.lstrip("."))
+        package = importer.module.split(".")
+        if not importer.path.endswith("__init__.py"):
+            package = package[:-1]
+        package = package[: len(package) - (level - 1)] if level > 1 else package
+        rest = module[level:]
+        return ".".join(package + ([rest] if rest else []))
+
+    def find_module(self, dotted: str) -> ModuleFacts | None:
+        facts = self.modules.get(dotted)
+        if facts is not None:
+            return facts
+        for name, candidate in self.modules.items():  # source layouts: src/pkg/mod.py is still pkg.mod
+            if name.endswith("." + dotted):
+                return candidate
+        if self._loader is not None and dotted not in self._missing:
+            facts = self._loader(dotted)
+            if facts is not None:
+                self.add(facts)
+                return facts
+            self._missing.add(dotted)
+        return None
+
+    # -- constants ----------------------------------------------------------------------------------------------
+    def resolve_const(self, module: ModuleFacts, ref, depth: int = 0) -> Resolved | None:
+        if depth > 8 or ref is None:
+            return None
+        if isinstance(ref, bool):
+            return None
+        if isinstance(ref, int):
+            return Resolved(ref, "", module.path)
+        if isinstance(ref, tuple):
+            if ref[0] == "neg":
+                inner = self.resolve_const(module, ref[1], depth + 1)
+                return Resolved(-inner.value, "-" + inner.name, inner.path) if inner else None
+            if ref[0] == "binop":
+                a, b = self.resolve_const(module, ref[2], depth + 1), self.resolve_const(module, ref[3], depth + 1)
+                if a is None or b is None:
+                    return None
+                value = {"Add": a.value + b.value, "Sub": a.value - b.value, "Mult": a.value * b.value}[ref[1]]
+                return Resolved(value, "", module.path)
+            return None
+        name = ref
+        if "." in name:  # module.CONST through an imported module
+            head, _, attr = name.rpartition(".")
+            target = self.module_of_alias(module, head)
+            if target is None:
+                return None
+            return self.resolve_const(target, attr, depth + 1)
+        if name in module.constants:
+            inner = self.resolve_const(module, module.constants[name], depth + 1)
+            if inner is None:
+                return None
+            return Resolved(inner.value, name, module.path)
+        if name in module.imports:
+            source, imported = module.imports[name]
+            target = self.find_module(self.absolute(module, source))
+            if target is None:
+                return None
+            if imported is None:
+                return None
+            inner = self.resolve_const(target, imported, depth + 1)
+            return Resolved(inner.value, name, inner.path) if inner else None
+        return None
+
+    def module_of_alias(self, module: ModuleFacts, alias: str) -> ModuleFacts | None:
+        if alias not in module.imports:
+            return None
+        source, imported = module.imports[alias]
+        full = self.absolute(module, source)
+        if imported is not None:
+            full = f"{full}.{imported}" if not full.endswith(".") else full + imported
+        return self.find_module(full)
+
+    # -- functions ----------------------------------------------------------------------------------------------
+    def functions_named(self, name: str) -> list[tuple[ModuleFacts, FunctionFacts]]:
+        if self._functions_by_name is None:
+            index: dict[str, list] = {}
+            for facts in self.modules.values():
+                for fn in facts.functions:
+                    index.setdefault(fn.name, []).append((facts, fn))
+            self._functions_by_name = index
+        return self._functions_by_name.get(name, [])
+
+    def find_function(self, module: ModuleFacts, name: str, depth: int = 0) -> tuple[ModuleFacts, FunctionFacts] | None:
+        """A top-level function (or class) ``name`` visible in ``module``: defined there or imported (re-exports
+        followed)."""
+        if depth > 6:
+            return None
+        for fn in module.functions:
+            if fn.qualname == name:
+                return module, fn
+        if name in module.imports:
+            source, imported = module.imports[name]
+            if imported is None:
+                return None
+            target = self.find_module(self.absolute(module, source))
+            if target is None:
+                return None
+            return self.find_function(target, imported, depth + 1)
+        return None
+
+    def is_class(self, module: ModuleFacts, name: str) -> bool:
+        if name in module.classes:
+            return True
+        if name in module.imports:
+            source, imported = module.imports[name]
+            target = self.find_module(self.absolute(module, source)) if imported else None
+            return bool(target and imported in target.classes)
+        return False
+
+    def resolve_callee(self, module: ModuleFacts, callee: str, class_name: str | None) -> list[Callee]:
+        parts = callee.split(".")
+        if len(parts) == 1:
+            found = self.find_function(module, callee)
+            if found is not None:
+                return [Callee(found[0], found[1], False, False)]
+            if self.is_class(module, callee) or callee[:1].isupper():
+                return [Callee(module, None, False, True)]
+            candidates = [(m, f) for m, f in self.functions_named(callee) if f.class_name is None]
+            if len(candidates) == 1:
+                return [Callee(candidates[0][0], candidates[0][1], False, True)]
+            return []
+        head, last = parts[0], parts[-1]
+        if len(parts) == 2 and head == "self" and class_name is not None:
+            for fn in module.functions:
+                if fn.class_name == class_name and fn.name == last:
+                    return [Callee(module, fn, True, False)]
+        if last == "apply" and len(parts) == 2:  # torch.autograd.Function: apply(...) → forward(ctx, ...)
+            owner = parts[0]
+            target_module = module
+            if owner not in module.classes and owner in module.imports:
+                source, imported = module.imports[owner]
+                target_module = self.find_module(self.absolute(module, source)) or module
+                owner = imported or owner
+            for fn in target_module.functions:
+                if fn.class_name == owner and fn.name == "forward":
+                    return [Callee(target_module, fn, True, False)]
+            return []
+        if len(parts) == 2:
+            target = self.module_of_alias(module, head)
+            if target is not None:
+                found = self.find_function(target, last)
+                if found is not None:
+                    return [Callee(found[0], found[1], False, False)]
+        # obj.method(...): only when one method in the whole project has that name
+        candidates = self.functions_named(last)
+        if len(candidates) == 1 and last not in ("forward", "__call__", "__init__", "build", "apply"):
+            module2, fn = candidates[0]
+            return [Callee(module2, fn, fn.class_name is not None, True)]
+        return []

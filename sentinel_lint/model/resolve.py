@@ -1,0 +1,193 @@
+"""Which convention reaches each index value, and which constant each guard compares it with.
+
+Joins the per-function index flow (origins in terms of a function's own parameters) with the project: helper
+calls map a helper's parameters back to the kernel that called it, and a kernel's pointer parameter gets its
+convention by precedence: explicit settings > inferred from the code that writes the padding > rule-pack default.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..config import Settings
+from .conventions import Convention, Evidence
+from .facts import ModuleFacts
+from .flow import FlowGraph, inferred_convention
+from .indexflow import FunctionAnalysis, Operand
+from .project import Project, Resolved
+
+Root = tuple  # (module dotted name, kernel qualname, parameter)
+
+
+@dataclass
+class ParamConvention:
+    module: ModuleFacts
+    kernel: str
+    param: str
+    convention: Convention | None
+    status: str  # why: "config", "inferred", "pack", or "unknown: ..."
+    mixed: list  # [(value, Reach), ...] when producers with different sentinels reach this parameter
+
+
+class Resolver:
+    def __init__(self, project: Project, graph: FlowGraph | None, analyses: dict[tuple[str, str], FunctionAnalysis],
+                 settings: Settings):
+        self.project = project
+        self.graph = graph
+        self.analyses = analyses
+        self.settings = settings
+        self._callers: dict[tuple[str, str], list] = {}
+        self._conventions: dict[Root, ParamConvention] = {}
+        self._link_helpers()
+
+    def _link_helpers(self) -> None:
+        for (module_name, qualname), analysis in self.analyses.items():
+            module = self.project.modules[module_name]
+            for call in analysis.calls:
+                found = self.project.find_function(module, call.callee)
+                if found is None:
+                    candidates = [(m, f) for m, f in self.project.functions_named(call.callee) if f.is_kernel]
+                    found = candidates[0] if len(candidates) == 1 else None
+                if found is None or not found[1].is_kernel:
+                    continue
+                key = (found[0].module, found[1].qualname)
+                self._callers.setdefault(key, []).append(((module_name, qualname), call))
+
+    # -- origins → kernel parameters ----------------------------------------------------------------------------
+    def roots(self, fn_key: tuple[str, str], origin: tuple, seen=None) -> set[Root]:
+        """Kernel pointer parameters that a value with ``origin`` in function ``fn_key`` was loaded through."""
+        seen = set() if seen is None else seen
+        if (fn_key, origin) in seen:
+            return set()
+        seen.add((fn_key, origin))
+        kind, param = origin
+        callers = self._callers.get(fn_key)
+        if not callers:
+            return {(fn_key[0], fn_key[1], param)} if kind == "load" else set()
+        analysis = self.analyses[fn_key]
+        out: set[Root] = set()
+        for caller_key, call in callers:
+            arg = self._arg_for(analysis, call, param)
+            if arg is None:
+                continue
+            vals, ptrs = arg
+            if kind == "load":
+                for p in ptrs:
+                    out |= self.roots(caller_key, ("load", p), seen)
+            else:
+                for o in vals:
+                    out |= self.roots(caller_key, o, seen)
+        return out
+
+    @staticmethod
+    def _arg_for(analysis: FunctionAnalysis, call, param: str):
+        if param in call.kwargs:
+            return call.kwargs[param]
+        if param in analysis.params:
+            i = analysis.params.index(param)
+            if i < len(call.args):
+                return call.args[i]
+        return None
+
+    # -- conventions --------------------------------------------------------------------------------------------
+    def param_convention(self, root: Root) -> ParamConvention:
+        cached = self._conventions.get(root)
+        if cached is not None:
+            return cached
+        module_name, kernel, param = root
+        module = self.project.modules[module_name]
+        settings = self.settings
+        pads = []
+        if settings.infer and self.graph is not None:
+            flow = self.graph.flow_for(module, kernel, param)
+            if flow is not None:
+                pads = [r for r in flow.pads if any(settings.is_index_param(n) for n in r.names)]
+        mixed = []
+        if len({r.value for r in pads}) > 1:
+            seen = {}
+            for r in pads:
+                seen.setdefault(r.value, r)
+            mixed = sorted(seen.items())
+        explicit = settings.explicit_for(param)
+        fallback = settings.fallback_for(param)
+        if explicit is not None:
+            result = ParamConvention(module, kernel, param, explicit, "config", mixed)
+        elif pads:
+            conv = inferred_convention(pads, fallback.real_min if fallback else None)
+            result = ParamConvention(module, kernel, param, conv, "inferred", mixed)
+        elif fallback is not None:
+            why = "no padding producer found" if settings.infer else "inference off"
+            result = ParamConvention(module, kernel, param, replace(fallback, origin=f"{fallback.origin}; {why}"),
+                                     "pack", mixed)
+        else:
+            result = ParamConvention(module, kernel, param, None, "unknown: not an index tensor by name or flow", [])
+        self._conventions[root] = result
+        return result
+
+    def convention_for_roots(self, roots: set[Root]) -> Convention | None:
+        conventions = [c.convention for c in (self.param_convention(r) for r in sorted(roots)) if c.convention]
+        if not conventions:
+            return None
+        if len(conventions) == 1 or all(c == conventions[0] for c in conventions):
+            return conventions[0]
+        # One helper reached from tensors of different conventions: it must satisfy all of them.
+        invalid = frozenset().union(*(c.invalid for c in conventions))
+        real_min = max(c.real_min for c in conventions)
+        real_min = max(real_min, max(invalid) + 1)
+        names = "/".join(sorted({c.name for c in conventions if c.name}))
+        chains = tuple(ch for c in conventions for ch in c.chains)
+        return Convention(invalid, real_min, names, conventions[0].source, conventions[0].origin, chains)
+
+    # -- constants on the other side of a comparison ------------------------------------------------------------
+    def constant(self, fn_key: tuple[str, str], operand: Operand) -> Resolved | None:
+        module = self.project.modules[fn_key[0]]
+        if isinstance(operand.const, int):
+            return Resolved(operand.const, "", module.path)
+        if not isinstance(operand.const, str):
+            return None
+        param_origins = [o for o in operand.origins if o[0] == "param"]
+        if param_origins:  # a parameter (e.g. a constexpr pad_slot_id): its value is bound at the launch
+            values: dict[int, Resolved] = {}
+            for origin in param_origins:
+                for root in self.scalar_roots(fn_key, origin):
+                    for resolved in self.launch_values(root):
+                        values.setdefault(resolved.value, resolved)
+            if len(values) == 1:  # every launch binds the same value
+                return next(iter(values.values()))
+            return None
+        if operand.origins:
+            return None
+        return self.project.resolve_const(module, operand.const)
+
+    def scalar_roots(self, fn_key, origin, seen=None) -> set[Root]:
+        seen = set() if seen is None else seen
+        if (fn_key, origin) in seen:
+            return set()
+        seen.add((fn_key, origin))
+        callers = self._callers.get(fn_key)
+        kind, param = origin
+        if kind != "param":
+            return set()
+        if not callers:
+            return {(fn_key[0], fn_key[1], param)}
+        out: set[Root] = set()
+        analysis = self.analyses[fn_key]
+        for caller_key, call in callers:
+            arg = self._arg_for(analysis, call, param)
+            if arg is not None:
+                for o in arg[0]:
+                    out |= self.scalar_roots(caller_key, o, seen)
+        return out
+
+    def launch_values(self, root: Root) -> set[Resolved]:
+        if self.graph is None:
+            return set()
+        module = self.project.modules[root[0]]
+        flow = self.graph.flow_for(module, root[1], root[2])
+        if flow is None:
+            return set()
+        return {Resolved(r.value, r.name, r.chain[0].path, r.chain[0].line) for r in flow.values}
+
+    def evidence_for_value(self, resolved: Resolved) -> Evidence | None:
+        if resolved.line:
+            return Evidence(resolved.path, resolved.line, f"{resolved.name or resolved.value} bound at the launch")
+        return None

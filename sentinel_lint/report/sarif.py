@@ -1,0 +1,93 @@
+"""SARIF 2.1.0 for GitHub code scanning: rules with help, results with regions, fixes, and the convention chain as
+related locations and a code flow."""
+from __future__ import annotations
+
+import json
+
+from .. import __version__
+from ..checks import RULES
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def _location(path: str, line: int, col: int | None = None, end_line: int | None = None, end_col: int | None = None,
+              message: str | None = None, ident: int | None = None) -> dict:
+    region = {"startLine": max(line, 1)}
+    if col is not None:
+        region["startColumn"] = col + 1
+    if end_line:
+        region["endLine"] = end_line
+        if end_col is not None:
+            region["endColumn"] = end_col + 1
+    loc = {"physicalLocation": {"artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"}, "region": region}}
+    if message:
+        loc["message"] = {"text": message}
+    if ident is not None:
+        loc["id"] = ident
+    return loc
+
+
+def _rule_descriptor(rule) -> dict:
+    return {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": " ".join(rule.what.split())},
+        "help": {"text": rule.explain(), "markdown": rule.explain()},
+        "defaultConfiguration": {"level": "error"},
+    }
+
+
+def emit(result, **_) -> str:
+    codes = sorted(RULES)
+    results = []
+    for d in result.diagnostics:
+        item = {
+            "ruleId": d.code,
+            "ruleIndex": codes.index(d.code) if d.code in codes else 0,
+            "level": "error",
+            "message": {"text": d.message},
+            "locations": [_location(d.path, d.line, d.col, d.end_line or d.line, d.end_col if d.end_line else None)],
+        }
+        if d.related:
+            item["relatedLocations"] = [
+                _location(e.path, e.line or 1, message=e.what + (" (linked by name)" if e.by_name else ""), ident=i)
+                for i, e in enumerate(d.related)
+            ]
+            item["codeFlows"] = [{
+                "threadFlows": [{
+                    "locations": [{"location": _location(e.path, e.line or 1, message=e.what)} for e in d.related]
+                }]
+            }]
+        if d.fix is not None:
+            replacements = [{
+                "deletedRegion": {"startLine": e.line, "startColumn": e.col + 1, "endLine": e.end_line,
+                                  "endColumn": e.end_col + 1},
+                "insertedContent": {"text": e.text},
+            } for e in d.fix.edits]
+            item["fixes"] = [{
+                "description": {"text": d.fix.description},
+                "artifactChanges": [{"artifactLocation": {"uri": d.path, "uriBaseId": "%SRCROOT%"},
+                                     "replacements": replacements}],
+            }]
+        results.append(item)
+    notifications = [{
+        "level": "error",
+        "message": {"text": e.reason},
+        "locations": [_location(e.path, e.line, e.col)],
+    } for e in result.errors]
+    run = {
+        "tool": {"driver": {
+            "name": "sentinel-lint",
+            "version": __version__,
+            "informationUri": "https://pypi.org/project/sentinel-lint/",
+            "rules": [_rule_descriptor(RULES[c]) for c in codes],
+        }},
+        "results": results,
+        "columnKind": "unicodeCodePoints",
+    }
+    if notifications:
+        run["invocations"] = [{"executionSuccessful": False, "toolExecutionNotifications": notifications}]
+    else:
+        run["invocations"] = [{"executionSuccessful": True}]
+    return json.dumps({"version": "2.1.0", "$schema": SCHEMA, "runs": [run]}, indent=2) + "\n"
