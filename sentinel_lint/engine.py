@@ -103,11 +103,20 @@ def _work(item) -> FileResult:
 
 # -- cache --------------------------------------------------------------------------------------------------------
 
+def analyser_fingerprint() -> str:
+    """Hash of the code that produces cached facts: a changed analyser never reads an old analyser's results."""
+    digest = hashlib.blake2b(__version__.encode(), digest_size=8)
+    here = Path(__file__).parent
+    for source in sorted([here / "engine.py", here / "source.py", *(here / "model").glob("*.py")]):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
 class Cache:
     """One pickle per file content digest (facts and index flow do not depend on configuration)."""
 
     def __init__(self, directory: Path | None):
-        self.directory = directory / f"v{__version__}" if directory else None
+        self.directory = directory / f"v{__version__}-{analyser_fingerprint()}" if directory else None
         if self.directory is not None:
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)

@@ -57,6 +57,7 @@ class Producer:
     line: int
     what: str
     kind: str = "pad"
+    partial: bool = False  # written into some rows only (t[n:] = X): padding, never mere initialisation
 
 
 @dataclass(frozen=True)
@@ -351,9 +352,6 @@ class _FactsVisitor(ast.NodeVisitor):
         if src is not None and src != target_key:
             what = "alias" if isinstance(value, ast.Name) else ast.unparse(value)[:60]
             self.facts.edges.append(Edge(src, target_key, line, what, by_name=isinstance(value, ast.Attribute)))
-            # A slice of a persistent buffer is a view: padding written through the view lands in the buffer.
-            if isinstance(value, ast.Subscript) and src.startswith("f:"):
-                self.facts.edges.append(Edge(target_key, src, line, "view of " + ast.unparse(value.value)[:60]))
         if isinstance(ref, str) and src is not None:
             # A bare name may also be a constant (``x = PAD_SLOT_ID``): keep it as a possible value.
             if ref[:1].isupper():
@@ -374,7 +372,8 @@ class _FactsVisitor(ast.NodeVisitor):
             ref = const_ref(value)
             named_constant = isinstance(ref, str) and ref.rsplit(".", 1)[-1].isupper()
             if key and (isinstance(ref, int) or named_constant) and is_padding_index(target.slice):
-                self.facts.producers.append(Producer(key, ref, line, ast.unparse(target)[:80] + " = " + ast.unparse(value)[:40]))
+                self.facts.producers.append(Producer(key, ref, line, ast.unparse(target)[:80] + " = "
+                                                     + ast.unparse(value)[:40], partial=True))
                 return
             src = self.node_of(value)
             if key and src:
@@ -411,7 +410,8 @@ class _FactsVisitor(ast.NodeVisitor):
             key = self.node_of(func.value)
             ref = const_ref(node.args[0])
             if key and ref is not None:
-                self.facts.producers.append(Producer(key, ref, node.lineno, ast.unparse(node)[:120]))
+                self.facts.producers.append(Producer(key, ref, node.lineno, ast.unparse(node)[:120],
+                                                     partial=isinstance(func.value, ast.Subscript)))
         if isinstance(func, ast.Attribute) and func.attr == "copy_" and node.args:
             dst, src = self.node_of(func.value), self.node_of(node.args[0])
             if dst and src:

@@ -129,6 +129,8 @@ class FlowGraph:
             resolved = self.project.resolve_const(module, producer.value)
             if resolved is None or (producer.kind == "pad" and resolved.value > 0):
                 continue  # "no slot" is written as -1 or 0; a positive fill is a real id or a count
+            if producer.kind == "pad" and resolved.value == 0 and not producer.partial and not resolved.name:
+                continue  # torch.full(..., 0) / t.fill_(0) on a whole tensor initialises; it does not pad rows
             origin = Evidence(module.path, producer.line, producer.what)
             parents: dict[str, tuple[str, Evidence] | None] = {start: None}
             queue = deque([start])
