@@ -16,6 +16,8 @@ else:  # pragma: no cover - exercised on Python 3.10
 from .model.conventions import Convention
 
 DEFAULT_PACK = "null-block-id"
+# Names that match an index pattern but hold strides, sizes or counts (``stride_state_indices_batch``).
+NOT_INDEX_WORDS = ("stride", "num_", "_size", "_len", "numel", "offset")
 ALL_RULES = ("SL001", "SL003", "SL100")
 DEFAULT_INFER_EXCLUDE = ("tests/*", "test/*", "*/tests/*", "*/test/*", "test_*.py", "*/test_*.py", "*_test.py",
                          "benchmarks/*", "*/benchmarks/*", "conftest.py", "*/conftest.py")
@@ -59,6 +61,8 @@ class Settings:
     infer_exclude: tuple[str, ...] = DEFAULT_INFER_EXCLUDE
 
     def is_index_param(self, name: str) -> bool:
+        if any(word in name.lower() for word in NOT_INDEX_WORDS):
+            return False
         if any(rule.matches(name) for rule in self.explicit):
             return True
         if self.fallback and any(rule.matches(name) for rule in self.fallback.tensors):

@@ -88,6 +88,8 @@ class ModuleFacts:
     calls: list[CallSite] = field(default_factory=list)
     triton_aliases: set[str] = field(default_factory=set)
     jit_aliases: set[str] = field(default_factory=set)
+    class_bases: dict[str, list[str]] = field(default_factory=dict)
+    typed_fields: set[tuple[str, str]] = field(default_factory=set)  # (class, field) seen with a known class
 
     @property
     def kernels(self) -> list[FunctionFacts]:
@@ -103,14 +105,33 @@ def node_key(scope: str, name: str) -> str:
 GENERIC_ACCESSORS = frozenset({"gpu", "cpu", "np", "data", "tensor", "buffer", "value", "values", "weight"})
 
 
-def field_key(name: str) -> str:
-    return f"f:{name}"
+def field_key(name: str, owner: str | None = None, write: bool = False) -> str:
+    """A field node.  ``f:Owner.name`` when the object's class is known; otherwise ``f:name`` for a read (it sees
+    every class's field of that name) and ``f:?name`` for a write (it reaches every class's field of that name)."""
+    if owner:
+        return f"f:{owner}.{name}"
+    return f"f:?{name}" if write else f"f:{name}"
 
 
-def attribute_key(expr: ast.Attribute) -> str:
-    if expr.attr in GENERIC_ACCESSORS and isinstance(expr.value, ast.Attribute):
-        return field_key(f"{expr.value.attr}.{expr.attr}")
-    return field_key(expr.attr)
+def class_of_annotation(annotation: ast.AST | None) -> str | None:
+    """``Mamba2AttentionMetadata``, ``X | None``, ``Optional[X]``, ``"X"`` → the class name, else None."""
+    if annotation is None:
+        return None
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        try:
+            annotation = ast.parse(annotation.value, mode="eval").body
+        except SyntaxError:
+            return None
+    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+        sides = [class_of_annotation(annotation.left), class_of_annotation(annotation.right)]
+        sides = [c for c in sides if c]
+        return sides[0] if len(sides) == 1 else None
+    if isinstance(annotation, ast.Subscript) and (dotted(annotation.value) or "").endswith("Optional"):
+        return class_of_annotation(annotation.slice)
+    name = dotted(annotation)
+    if name and name.rsplit(".", 1)[-1][:1].isupper() and name.rsplit(".", 1)[-1] not in ("None", "Any", "Tensor"):
+        return name.rsplit(".", 1)[-1]
+    return None
 
 
 def is_padding_index(index: ast.AST) -> bool:
@@ -163,6 +184,7 @@ class _FactsVisitor(ast.NodeVisitor):
         self.class_stack: list[str] = []
         self.function_depth = 0
         self._result_for: dict[int, str] = {}
+        self.types: list[dict[str, str]] = []
 
     # -- scopes -------------------------------------------------------------------------------------------------
     @property
@@ -172,6 +194,7 @@ class _FactsVisitor(ast.NodeVisitor):
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         if self.function_depth == 0:
             self.facts.classes.setdefault(node.name, [])
+            self.facts.class_bases[node.name] = [b.rsplit(".", 1)[-1] for b in map(dotted, node.bases) if b]
         self.scope.append(node.name)
         self.class_stack.append(node.name)
         self.generic_visit(node)
@@ -208,8 +231,10 @@ class _FactsVisitor(ast.NodeVisitor):
                 self._default(qual, arg.arg, default)
         if not info.is_kernel:  # kernel bodies are device code: the kernel analysis reads them, not this pass
             self.function_depth += 1
+            self.types.append(self.learn_types(node, class_name))
             for stmt in node.body:
                 self.visit(stmt)
+            self.types.pop()
             self.function_depth -= 1
         self.scope.pop()
 
@@ -267,19 +292,70 @@ class _FactsVisitor(ast.NodeVisitor):
             return ("const", ref)
         return None
 
-    def node_of(self, expr: ast.AST) -> str | None:
+    def node_of(self, expr: ast.AST, write: bool = False) -> str | None:
         """The flow node a tensor expression denotes: a local, a field, or what a view/slice/cast of it denotes."""
         if isinstance(expr, ast.Name):
             return node_key(self.qual, expr.id)
         if isinstance(expr, ast.Attribute):
-            return attribute_key(expr)
+            return self.attribute_key(expr, write)
         if isinstance(expr, ast.Subscript):
             if isinstance(expr.value, ast.Name) and expr.value.id in ("META", "kwargs", "args"):
                 return None
-            return self.node_of(expr.value)
+            return self.node_of(expr.value, write)
         if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr in ALIAS_METHODS:
-            return self.node_of(expr.func.value)
+            return self.node_of(expr.func.value, write)
         return None
+
+    def attribute_key(self, expr: ast.Attribute, write: bool) -> str:
+        name, base = expr.attr, expr.value
+        if name in GENERIC_ACCESSORS and isinstance(base, ast.Attribute):
+            name, base = f"{base.attr}.{name}", base.value
+        owner = None
+        if isinstance(base, ast.Name):
+            owner = self.types[-1].get(base.id) if self.types else None
+            if owner:
+                self.facts.typed_fields.add((owner, name))
+        return field_key(name, owner, write)
+
+    def learn_types(self, node, class_name: str | None) -> dict[str, str]:
+        """What the function's own text says about its locals' classes (flow-insensitive, one class only)."""
+        found: dict[str, dict[str, int]] = {}
+
+        def add(var: str, cls: str | None, rank: int = 0) -> None:
+            # isinstance() narrows an annotation (``x: AttentionMetadata`` then ``isinstance(x, Mamba2...)``)
+            if cls:
+                found.setdefault(var, {})[cls] = max(rank, found.get(var, {}).get(cls, 0))
+
+        args = node.args
+        for arg in args.posonlyargs + args.args + args.kwonlyargs:
+            add(arg.arg, class_of_annotation(arg.annotation))
+        if class_name and (args.posonlyargs + args.args):
+            first = (args.posonlyargs + args.args)[0].arg
+            if first == "self":
+                add(first, class_name)
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call) and dotted(sub.func) == "isinstance" and len(sub.args) == 2 and isinstance(
+                sub.args[0], ast.Name
+            ):
+                classes = sub.args[1].elts if isinstance(sub.args[1], ast.Tuple) else [sub.args[1]]
+                for cls in classes:
+                    add(sub.args[0].id, class_of_annotation(cls), 2)
+            elif isinstance(sub, ast.AnnAssign) and isinstance(sub.target, ast.Name):
+                add(sub.target.id, class_of_annotation(sub.annotation))
+            elif isinstance(sub, ast.Assign) and len(sub.targets) == 1 and isinstance(sub.targets[0], ast.Name):
+                if isinstance(sub.value, ast.Call):
+                    callee = dotted(sub.value.func) or ""
+                    if callee.rsplit(".", 1)[-1][:1].isupper():
+                        add(sub.targets[0].id, callee.rsplit(".", 1)[-1], 1)
+                    elif callee.endswith("cast") and sub.value.args:
+                        add(sub.targets[0].id, class_of_annotation(sub.value.args[0]), 1)
+        out = {}
+        for var, ranked in found.items():
+            best = max(ranked.values())
+            top = [cls for cls, rank in ranked.items() if rank == best]
+            if len(top) == 1:
+                out[var] = top[0]
+        return out
 
     def _full_value(self, call: ast.Call):
         """The fill value of ``torch.full(...)``, ``torch.full_like(t, X)``, ``t.new_full(shape, X)``."""
@@ -368,7 +444,7 @@ class _FactsVisitor(ast.NodeVisitor):
             return
         if isinstance(target, ast.Subscript):
             # ``t[n:] = X`` writes padding; ``t[:n] = src`` copies src's values into t.
-            key = self.node_of(target.value)
+            key = self.node_of(target.value, write=True)
             ref = const_ref(value)
             named_constant = isinstance(ref, str) and ref.rsplit(".", 1)[-1].isupper()
             if key and (isinstance(ref, int) or named_constant) and is_padding_index(target.slice):
@@ -384,7 +460,7 @@ class _FactsVisitor(ast.NodeVisitor):
             ref = const_ref(value)
             if ref is not None:
                 self.facts.constants[target.id] = ref
-        key = self.node_of(target) if isinstance(target, (ast.Name, ast.Attribute)) else None
+        key = self.node_of(target, write=True) if isinstance(target, (ast.Name, ast.Attribute)) else None
         if key is None:
             self.visit(value)
             return
@@ -407,13 +483,13 @@ class _FactsVisitor(ast.NodeVisitor):
         if isinstance(func, ast.Attribute) and func.attr == "fill_" and node.args and (
             not isinstance(func.value, ast.Subscript) or is_padding_index(func.value.slice)
         ):
-            key = self.node_of(func.value)
+            key = self.node_of(func.value, write=True)
             ref = const_ref(node.args[0])
             if key and ref is not None:
                 self.facts.producers.append(Producer(key, ref, node.lineno, ast.unparse(node)[:120],
                                                      partial=isinstance(func.value, ast.Subscript)))
         if isinstance(func, ast.Attribute) and func.attr == "copy_" and node.args:
-            dst, src = self.node_of(func.value), self.node_of(node.args[0])
+            dst, src = self.node_of(func.value, write=True), self.node_of(node.args[0])
             if dst and src:
                 self.facts.edges.append(Edge(src, dst, node.lineno, "copy_"))
         is_launch = isinstance(func, ast.Subscript)

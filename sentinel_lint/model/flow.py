@@ -56,6 +56,7 @@ class FlowGraph:
         self.producers: list[tuple[str, Producer, ModuleFacts]] = []
         self.kernel_params: dict[str, tuple[ModuleFacts, str, str]] = {}  # node -> (module, kernel, param)
         self.launches: list[tuple[ModuleFacts, str, int]] = []
+        self._constructed: set[tuple[str, str]] = set()
         self._flows: dict[str, ParamFlow] | None = None
 
     def add_edge(self, src: str, dst: str, evidence: Evidence) -> None:
@@ -77,17 +78,56 @@ class FlowGraph:
                     self.producers.append((_global(module, producer.node), producer, module))
             for call in module.calls:
                 self._bind_call(module, call)
+        self._link_fields()
         return self
+
+    def _link_fields(self) -> None:
+        """Typed fields (``f:Cls.name``) meet untyped ones by name: a read whose object's class is unknown sees
+        every class's field of that name; a write to an object of unknown class reaches every class's field."""
+        typed: set[tuple[str, str]] = set(self._constructed)
+        bases: dict[str, set[str]] = {}
+        for module in self.project.modules.values():
+            typed |= module.typed_fields
+            for cls, parents in module.class_bases.items():
+                bases.setdefault(cls, set()).update(parents)
+        here = Evidence("", 0, "same field name", True)
+        for owner, name in typed:
+            key = f"f:{owner}.{name}"
+            self.add_edge(key, f"f:{name}", here)
+            self.add_edge(f"f:?{name}", key, here)
+            seen, stack = set(), list(bases.get(owner, ()))
+            while stack:  # a subclass's field is also its bases' field
+                parent = stack.pop()
+                if parent in seen:
+                    continue
+                seen.add(parent)
+                self.add_edge(key, f"f:{parent}.{name}", Evidence("", 0, f"{owner} is a {parent}", True))
+                stack.extend(bases.get(parent, ()))
+        names = {name for _, name in typed}
+        for module in self.project.modules.values():
+            for edge in module.edges:
+                for key in (edge.src, edge.dst):
+                    if key.startswith("f:?"):
+                        names.add(key[3:])
+        for name in names:
+            self.add_edge(f"f:?{name}", f"f:{name}", here)
 
     def _bind_call(self, module: ModuleFacts, call) -> None:
         callees = self.project.resolve_callee(module, call.callee, call.class_name)
+        last = call.callee.rsplit(".", 1)[-1]
+        if not callees and not call.is_launch and (last.endswith("cls") or last in ("replace", "_replace")):
+            # self.metadata_cls(...), dataclasses.replace(obj, ...): fields of an object whose class is unknown
+            for name, arg in call.kwargs:
+                self._bind_arg(module, call, arg, f"f:?{name}", f"{call.callee}({name}=...)", True)
+            return
         for callee in callees:
             fn = callee.function
             if call.is_launch and (fn is None or not fn.is_kernel):
                 continue
             if fn is None:  # a constructor: keyword arguments become fields of the object built
                 for name, arg in call.kwargs:
-                    self._bind_arg(module, call, arg, f"f:{name}", f"{call.callee}({name}=...)", True)
+                    self._constructed.add((last, name))
+                    self._bind_arg(module, call, arg, f"f:{last}.{name}", f"{call.callee}({name}=...)", False)
                 continue
             params = [p for p in fn.params if not p.startswith("*")]
             if callee.skip_first:
@@ -125,6 +165,9 @@ class FlowGraph:
         if self._flows is not None:
             return self._flows
         flows: dict[str, ParamFlow] = {}
+        # A tensor that writes its own padding follows it: padding from further upstream stops there (vLLM's
+        # linear attention turns block-table rows padded with 0 into -1 with torch.where and t[n:] = PAD).
+        repadded = {start for start, producer, _ in self.producers if producer.kind == "pad"}
         for start, producer, module in self.producers:
             resolved = self.project.resolve_const(module, producer.value)
             if resolved is None or (producer.kind == "pad" and resolved.value > 0):
@@ -153,6 +196,8 @@ class FlowGraph:
                     reach = Reach(resolved.value, name, producer.kind, tuple(chain), tuple(names))
                     flow = flows.setdefault(node, ParamFlow())
                     (flow.pads if producer.kind == "pad" else flow.values).append(reach)
+                if node != start and producer.kind == "pad" and node in repadded:
+                    continue
                 for nxt, evidence in self.edges.get(node, ()):
                     if nxt not in parents:
                         parents[nxt] = (node, evidence)

@@ -16,6 +16,13 @@ from .indexflow import FunctionAnalysis, Operand
 from .project import Project, Resolved
 
 Root = tuple  # (module dotted name, kernel qualname, parameter)
+_SENTINEL_WORDS = ("pad", "null", "sentinel", "invalid", "placeholder", "empty", "dummy", "unused")
+
+
+def looks_like_sentinel(name: str) -> bool:
+    """A parameter that carries a sentinel (``pad_slot_id``, ``NULL_BLOCK``), not a bound like ``num_blocks``."""
+    lowered = name.lower()
+    return any(word in lowered for word in _SENTINEL_WORDS)
 
 
 @dataclass
@@ -144,7 +151,7 @@ class Resolver:
             return Resolved(operand.const, "", module.path)
         if not isinstance(operand.const, str):
             return None
-        param_origins = [o for o in operand.origins if o[0] == "param"]
+        param_origins = [o for o in operand.origins if o[0] == "param" and looks_like_sentinel(o[1])]
         if param_origins:  # a parameter (e.g. a constexpr pad_slot_id): its value is bound at the launch
             values: dict[int, Resolved] = {}
             for origin in param_origins:
