@@ -27,7 +27,9 @@ KERNEL_MODULES = {
         "fused_sigmoid_gating_delta_rule_update_ref",
     ),
     "selective_state_update": (
-        "selective_state_update",
+        # not "selective_state_update": that name is the submodule's, which the import
+        # system binds on this package once the submodule is loaded
+        "selective_state_update_fwd",
         "selective_state_update_ref",
     ),
 }
@@ -43,7 +45,7 @@ __all__ = [  # noqa: RUF022  (grouped by module, as in KERNEL_MODULES)
     "packed_decode_gated_delta_rule_ref",
     "fused_sigmoid_gating_delta_rule_update",
     "fused_sigmoid_gating_delta_rule_update_ref",
-    "selective_state_update",
+    "selective_state_update_fwd",
     "selective_state_update_ref",
 ]
 

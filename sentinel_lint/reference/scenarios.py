@@ -297,7 +297,7 @@ CASES = {
             "selective_state_update",
             "selective_state_update",
             lambda r, p, g, d, e, dims: _ssu_inputs(r, p, g, d, e, dims),
-            lambda m, x: m.selective_state_update(**_ssu_kwargs(x)),
+            lambda m, x: m.selective_state_update_fwd(**_ssu_kwargs(x)),
             lambda m, x: m.selective_state_update_ref(**_ssu_kwargs(x)),
             {"nheads": 4, "dim": 16, "dstate": 16, "ngroups": 2},
             {"nheads": 128, "dim": 64, "dstate": 128, "ngroups": 8},

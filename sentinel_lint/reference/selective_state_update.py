@@ -87,7 +87,7 @@ def selective_state_update_kernel(
     tl.store(p_s, s.to(state.dtype.element_ty), mask=mask_s)
 
 
-def selective_state_update(
+def selective_state_update_fwd(
     state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt_softplus=True, state_batch_indices=None, out=None
 ):
     """Advance ``state[state_batch_indices[b]]`` in place for each row ``b``; returns ``out``.

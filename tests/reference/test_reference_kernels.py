@@ -5,6 +5,9 @@ at random positions, the real rows on distinct block ids >= 1.  The null block s
 random contents, as it would after earlier padded steps.
 """
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -85,15 +88,25 @@ def test_package_is_lazy_and_reexports(tmp_path):
     import subprocess
     import sys
 
+    from sentinel_lint.reference import KERNEL_MODULES
+
+    names = [n for ns in KERNEL_MODULES.values() for n in ns]
     code = (
         "import sys, sentinel_lint.reference as r\n"
         "assert r.NULL_BLOCK_ID == 0\n"
         "assert 'triton' not in sys.modules and 'torch' not in sys.modules, 'eager import'\n"
-        "names = [n for ns in r.KERNEL_MODULES.values() for n in ns]\n"
+        f"names = {names!r}\n"
         "assert all(callable(getattr(r, n)) for n in names)\n"
         "assert 'triton' in sys.modules\n"
-        "from sentinel_lint.reference import selective_state_update_ref\n"
+        "import types, sentinel_lint.reference.selective_state_update\n"
+        "from sentinel_lint.reference import " + ", ".join(names) + "\n"
+        "fns = [getattr(r, n) for n in names] + [globals()[n] for n in names]\n"
+        "assert all(isinstance(f, types.FunctionType) for f in fns), 'shadowed by a submodule'\n"
         "print('ok')\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=tmp_path)
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    res = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=tmp_path, env=env
+    )
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
