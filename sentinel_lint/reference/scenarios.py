@@ -27,31 +27,46 @@ KERNEL_FILES = ("gated_delta_rule", "sigmoid_gating", "selective_state_update")
 
 
 @contextlib.contextmanager
-def _interpret_env(interpret: bool | None):
+def _interpret_env(interpret: bool):
     old = os.environ.get("TRITON_INTERPRET")
-    if interpret is not None:
-        os.environ["TRITON_INTERPRET"] = "1" if interpret else "0"
+    os.environ["TRITON_INTERPRET"] = "1" if interpret else "0"
     try:
         yield
     finally:
-        if interpret is not None:
-            if old is None:
-                os.environ.pop("TRITON_INTERPRET", None)
-            else:
-                os.environ["TRITON_INTERPRET"] = old
+        if old is None:
+            os.environ.pop("TRITON_INTERPRET", None)
+        else:
+            os.environ["TRITON_INTERPRET"] = old
+
+
+def triton_interpreting() -> bool:
+    """Whether this process's triton runs kernels on its CPU interpreter.
+
+    Fixed when triton is first imported (its own library, e.g. ``tl.zeros``, is decorated then),
+    so one process cannot mix interpreted and compiled kernels.
+    """
+    import triton.language.standard as std
+
+    return type(std.zeros).__name__ == "InterpretedFunction"
 
 
 def load_kernel_module(path: str | Path, name: str | None = None, interpret: bool | None = None):
     """Import a kernel file by path as a fresh, private module.
 
-    Triton decides between its CPU interpreter and real compilation when ``@triton.jit`` runs,
-    i.e. at import: ``interpret`` pins that choice (None follows ``TRITON_INTERPRET``).
+    The kernels are decorated in the process's triton mode (see :func:`triton_interpreting`) even
+    if ``TRITON_INTERPRET`` changed since; ``interpret``, when given, must agree with that mode.
     """
+    mode = triton_interpreting()
+    if interpret is not None and interpret != mode:
+        raise RuntimeError(
+            f"triton was imported with TRITON_INTERPRET={int(mode)}; kernels for the other mode need"
+            " their own process (set TRITON_INTERPRET before triton is first imported)"
+        )
     path = Path(path)
     name = name or f"_sentinel_kernel_{path.parent.name}_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    with _interpret_env(interpret):
+    with _interpret_env(mode):
         spec.loader.exec_module(module)
     return module
 
@@ -457,3 +472,29 @@ def time_graph(case: Case, module, x: Inputs, launches=20, reps=30):
         end.synchronize()
         times.append(start.elapsed_time(end) * 1000.0 / launches)
     return statistics.median(times)
+
+
+def main(argv=None):
+    """``python -m sentinel_lint.reference.scenarios [--replays N]``: the CUDA-graph check as JSON.
+
+    Runs every fixed-shape case for the reference kernel and its buggy twin in this process, so
+    that the caller (tests/gpu) can use a compiling triton whatever mode its own process is in.
+    """
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    ap.add_argument("--replays", type=int, default=20)
+    args = ap.parse_args(argv)
+    results = {}
+    for case in CASES.values():
+        if case.graphable:
+            ref, bug = load_pair(case.module, interpret=False)
+            for variant, module in (("reference", ref), ("buggy", bug)):
+                stats = graph_scenario(case, module, ref, replays=args.replays)
+                results[f"{case.name}/{variant}"] = stats.__dict__
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

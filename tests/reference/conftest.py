@@ -1,10 +1,9 @@
 """Run the reference kernels on Triton's CPU interpreter.
 
-Triton picks interpreter vs. compiler when ``@triton.jit`` runs, so the variable must be set
-before any kernel module is imported; the tests also load every kernel file by path with the
-interpreter pinned (``scenarios.load_kernel_module(..., interpret=True)``), so a kernel module
-imported earlier in the session cannot change the mode.  A missing triton fails collection here
-(ImportError) instead of skipping.
+Triton fixes interpreter-vs-compiler for its own library when it is first imported, so the
+variable is set here, before triton is imported; if something imported triton earlier in the
+session in compile mode, collection fails with a clear message instead of running mixed modes.
+A missing triton fails collection too (ImportError) instead of skipping.
 """
 
 import os
@@ -13,3 +12,11 @@ os.environ["TRITON_INTERPRET"] = "1"
 
 import torch  # noqa: F401
 import triton  # noqa: F401  (fail loudly, never skip, when triton is absent)
+
+from sentinel_lint.reference.scenarios import triton_interpreting
+
+if not triton_interpreting():
+    raise RuntimeError(
+        "triton was imported before tests/reference/conftest.py could set TRITON_INTERPRET=1; "
+        "run `TRITON_INTERPRET=1 pytest ...` or run tests/reference in its own pytest process"
+    )
