@@ -244,7 +244,7 @@ def conventions(paths, config_file, rule_pack, sentinel, no_infer, select, ignor
     for pc in result.conventions:
         conv = pc.convention
         items.append({
-            "path": pc.module.path,
+            "path": pc.path,
             "kernel": pc.kernel,
             "param": pc.param,
             "source": pc.status,
@@ -256,7 +256,7 @@ def conventions(paths, config_file, rule_pack, sentinel, no_infer, select, ignor
         return
     for pc in result.conventions:
         conv = pc.convention
-        head = f"{pc.module.path}: {pc.kernel}({pc.param})"
+        head = f"{pc.path}: {pc.kernel}({pc.param})"
         if conv is None:
             click.echo(f"{head}: unknown ({pc.status})")
             continue

@@ -70,33 +70,29 @@ def parse_gitignore(text: str, base: str) -> list[GitIgnoreRule]:
 
 
 class Ignorer:
-    """.gitignore rules (root and nested) plus the configured exclude globs."""
+    """.gitignore rules (root and nested) plus the configured exclude globs, on root-relative POSIX paths."""
 
-    def __init__(self, root: Path, exclude: tuple[str, ...], use_gitignore: bool):
+    def __init__(self, root: str, exclude: tuple[str, ...], use_gitignore: bool):
         self.root = root
         self.exclude = exclude
         self.use_gitignore = use_gitignore
         self.rules: list[GitIgnoreRule] = []
+        self._loaded: set[str] = set()
 
-    def load_dir(self, directory: Path) -> None:
-        if not self.use_gitignore:
+    def load_dir(self, rel_dir: str) -> None:
+        """Read ``rel_dir/.gitignore`` once (``""`` is the root)."""
+        if not self.use_gitignore or rel_dir in self._loaded:
             return
-        gitignore = directory / ".gitignore"
-        if gitignore.is_file():
-            try:
-                base = directory.relative_to(self.root).as_posix()
-            except ValueError:
-                return
-            base = "" if base == "." else base
-            self.rules += parse_gitignore(gitignore.read_text(encoding="utf-8", errors="replace"), base)
+        self._loaded.add(rel_dir)
+        gitignore = os.path.join(self.root, rel_dir, ".gitignore")
+        if os.path.isfile(gitignore):
+            with open(gitignore, encoding="utf-8", errors="replace") as fh:
+                self.rules += parse_gitignore(fh.read(), rel_dir)
 
-    def ignored(self, path: Path, is_dir: bool) -> bool:
-        try:
-            rel = path.resolve().relative_to(self.root).as_posix()
-        except ValueError:
-            rel = path.as_posix()
+    def ignored(self, rel: str, is_dir: bool) -> bool:
+        name = rel.rsplit("/", 1)[-1]
         for pattern in self.exclude:
-            if fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(path.name, pattern) or (
+            if fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(name, pattern) or (
                 pattern.endswith("/**") and (rel + "/").startswith(pattern[:-2])
             ):
                 return True
@@ -115,50 +111,57 @@ class Ignorer:
         return verdict
 
 
+def _relative(path: str, root: str) -> str:
+    rel = os.path.relpath(path, root)
+    return rel.replace(os.sep, "/") if not rel.startswith("..") else os.path.abspath(path).replace(os.sep, "/")
+
+
 def iter_python_files(paths: list[Path], root: Path, include: tuple[str, ...], exclude: tuple[str, ...],
-                      use_gitignore: bool = True) -> list[Path]:
-    """Python files under ``paths`` in a stable order.  A file named explicitly is always taken."""
-    ignorer = Ignorer(root.resolve(), exclude, use_gitignore)
-    ignorer.load_dir(root.resolve())
-    seen: set[Path] = set()
-    out: list[Path] = []
+                      use_gitignore: bool = True) -> list[tuple[Path, str]]:
+    """(path, root-relative display name) of the Python files under ``paths``, in a stable order.
+
+    A file named explicitly is always taken; directories are walked with excludes and .gitignore applied.  Paths
+    are handled as strings (no symlink resolution per file: the walk is on the hot path of every run).
+    """
+    root_abs = os.path.abspath(root)
+    ignorer = Ignorer(root_abs, exclude, use_gitignore)
+    ignorer.load_dir("")
+    seen: set[str] = set()
+    out: list[tuple[Path, str]] = []
     for path in paths:
-        if path.is_file():
-            resolved = path.resolve()
-            if resolved not in seen:
-                seen.add(resolved)
-                out.append(path)
+        top = os.path.abspath(path)
+        if os.path.isfile(top):
+            if top not in seen:
+                seen.add(top)
+                out.append((Path(top), _relative(top, root_abs)))
             continue
-        if not path.is_dir():
+        if not os.path.isdir(top):
             continue
-        resolved_top = path.resolve()
-        # .gitignore files between the root and a deeper starting directory apply too
-        try:
-            rel_parts = resolved_top.relative_to(root.resolve()).parts
-        except ValueError:
-            rel_parts = ()
-        current = root.resolve()
-        for part in rel_parts:
-            current = current / part
-            ignorer.load_dir(current)
-        for dirpath, dirnames, filenames in os.walk(path):
-            directory = Path(dirpath)
-            if directory.resolve() != resolved_top:
-                ignorer.load_dir(directory)
+        top_rel = _relative(top, root_abs)
+        if top_rel == ".":
+            top_rel = ""
+        parts = top_rel.split("/") if top_rel and not top_rel.startswith("/") else []
+        for i in range(len(parts)):  # .gitignore files between the root and a deeper start directory apply too
+            ignorer.load_dir("/".join(parts[:i]))
+        for dirpath, dirnames, filenames in os.walk(top):
+            rel_dir = _relative(dirpath, root_abs) if dirpath != top else top_rel
+            rel_dir = "" if rel_dir == "." else rel_dir
+            ignorer.load_dir(rel_dir)
+            prefix = rel_dir + "/" if rel_dir else ""
             dirnames[:] = sorted(
                 d for d in dirnames
-                if d not in SKIP_DIRS and not d.endswith(".egg-info") and not ignorer.ignored(directory / d, True)
+                if d not in SKIP_DIRS and not d.endswith(".egg-info") and not ignorer.ignored(prefix + d, True)
             )
             for name in sorted(filenames):
-                candidate = directory / name
                 if not any(fnmatch.fnmatchcase(name, pattern) for pattern in include):
                     continue
-                if ignorer.ignored(candidate, False):
+                rel = prefix + name
+                if ignorer.ignored(rel, False):
                     continue
-                resolved = candidate.resolve()
-                if resolved not in seen:
-                    seen.add(resolved)
-                    out.append(candidate)
+                full = os.path.join(dirpath, name)
+                if full not in seen:
+                    seen.add(full)
+                    out.append((Path(full), rel))
     return out
 
 

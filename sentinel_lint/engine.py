@@ -59,7 +59,6 @@ class RunResult:
     errors: list[FileError]
     stats: Stats
     conventions: list[ParamConvention] = field(default_factory=list)
-    sources: dict[str, str] = field(default_factory=dict)  # path -> text, for files with diagnostics
 
 
 # -- per-file work (runs in workers) ------------------------------------------------------------------------------
@@ -83,6 +82,7 @@ def analyse_source(data: bytes, path: str, module: str, digest: str) -> FileResu
         return result
     facts = collect_facts(tree, path, module)
     facts.digest = digest
+    facts.has_suppressions = "sentinel-lint:" in text
     result.facts = facts
     wanted = [fn for fn in facts.kernels if fn.worth_flow]
     if wanted:
@@ -138,7 +138,13 @@ class Cache:
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
             return None
 
-    def put(self, digest: str, result: FileResult) -> None:
+    def get_run(self, key: str) -> "RunResult | None":
+        return self.get("run-" + key)
+
+    def put_run(self, key: str, result: "RunResult") -> None:
+        self.put("run-" + key, result)
+
+    def put(self, digest: str, result) -> None:
         if self.directory is None:
             return
         target = self._file(digest)
@@ -154,13 +160,6 @@ class Cache:
 
 # -- the run ------------------------------------------------------------------------------------------------------
 
-def _display(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
 def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache_dir: Path | None = None,
         progress=None) -> RunResult:
     """Check ``paths``; conventions are inferred over the whole project at ``settings.root``."""
@@ -168,14 +167,17 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
     stats = Stats()
     root = settings.root
     report_files = iter_python_files(paths, root, settings.include, settings.exclude, settings.respect_gitignore)
-    explicit = {p.resolve() for p in paths if p.is_file()}
-    report_set = {_display(p, root) for p in report_files}
+    explicit = {os.path.abspath(p) for p in paths if p.is_file()}
+    report_set = {display for _, display in report_files}
     project_files = list(report_files)
     if settings.infer:
-        seen = {p.resolve() for p in report_files}
-        for extra in iter_python_files([root], root, settings.include, settings.exclude, settings.respect_gitignore):
-            if extra.resolve() not in seen:
-                project_files.append(extra)
+        if any(os.path.abspath(p) == os.path.abspath(root) for p in paths):
+            pass  # the report walk already covered the whole project
+        else:
+            for extra, display in iter_python_files([root], root, settings.include, settings.exclude,
+                                                    settings.respect_gitignore):
+                if display not in report_set:
+                    project_files.append((extra, display))
     needles = index_vocabulary(
         [p for rule in settings.explicit for p in rule.params]
         + [p for rule in (settings.fallback.tensors if settings.fallback else ()) for p in rule.params]
@@ -183,12 +185,14 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
     )
 
     cache = Cache(cache_dir)
+    run_key = hashlib.blake2b(repr((settings.fingerprint(), sorted(report_set), sorted(map(str, explicit))))
+                              .encode(), digest_size=20)
     results: dict[str, FileResult] = {}
     todo = []
     errors: list[FileError] = []
     skipped_paths: dict[str, Path] = {}  # module name -> path, for modules loaded on demand
-    for path in project_files:
-        display = _display(path, root)
+    candidates = []
+    for path, display in project_files:
         stats.files_seen += display in report_set
         try:
             data = path.read_bytes()
@@ -196,35 +200,50 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
             if display in report_set:
                 errors.append(FileError(display, 1, 0, f"cannot read: {exc.strerror or exc}"))
             continue
+        # Keyed by path and content: two files with the same bytes are still two modules.
+        digest = hashlib.blake2b(data, digest_size=20, key=display.encode()[-64:]).hexdigest()
+        run_key.update(digest.encode())
         module = module_name_for(display)
-        if not (might_hold_kernel(data) or might_carry_indices(data, needles) or path.resolve() in explicit):
+        if not (might_hold_kernel(data) or might_carry_indices(data, needles) or str(path) in explicit):
             stats.files_skipped_by_prefilter += display in report_set
-            skipped_paths[module] = path
+            skipped_paths[module] = (path, display)
             if display in report_set:
                 _, error = decode_source(data, display)
                 if error is not None:
                     errors.append(error)
             continue
-        digest = hashlib.blake2b(data, digest_size=20).hexdigest()
-        cached = cache.get(digest)
-        if cached is not None and cached.path == display:
-            results[display] = cached
-            stats.files_from_cache += 1
-            continue
-        todo.append((path, display, module, digest, data))
+        candidates.append((path, display, module, digest, data))
 
+    # Nothing changed since a run with the same settings: its result stands (a warm run parses and links nothing).
+    run_key = run_key.hexdigest()
+    if not errors:
+        memo = cache.get_run(run_key)
+        if memo is not None:
+            memo.stats.elapsed = time.perf_counter() - started
+            memo.stats.files_from_cache = len(candidates)
+            memo.stats.files_parsed = 0
+            return memo
+    for item in candidates:
+        cached = cache.get(item[3])
+        if cached is not None and cached.path == item[1]:
+            results[item[1]] = cached
+            stats.files_from_cache += 1
+        else:
+            todo.append(item)
+    if progress is not None and hasattr(progress, "start"):
+        progress.start(len(todo))
     for result in _parallel(todo, jobs, progress):
         results[result.path] = result
         cache.put(result.digest, result)
     stats.files_parsed = len(todo)
 
     def load_on_demand(dotted: str) -> ModuleFacts | None:
-        path = skipped_paths.get(dotted)
-        if path is None:
+        entry = skipped_paths.get(dotted)
+        if entry is None:
             return None
-        display = _display(path, root)
+        path, display = entry
         data = path.read_bytes()
-        digest = hashlib.blake2b(data, digest_size=20).hexdigest()
+        digest = hashlib.blake2b(data, digest_size=20, key=display.encode()[-64:]).hexdigest()
         res = cache.get(digest)
         if res is None or res.path != display:
             res = _work((path, display, dotted, digest, data))
@@ -244,9 +263,12 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
         for qualname, analysis in result.analyses.items():
             analyses[(result.facts.module, qualname)] = analysis
     resolver = Resolver(project, graph, analyses, settings)
+    module_analyses: dict[str, dict[str, FunctionAnalysis]] = {}
+    for (module_name, qualname), analysis in analyses.items():
+        module_analyses.setdefault(module_name, {})[qualname] = analysis
 
+    paths_by_display = {display: path for path, display in project_files}
     diagnostics: list[Diagnostic] = []
-    sources: dict[str, str] = {}
     conventions: list[ParamConvention] = []
     rules = [rule for code, rule in RULES.items() if code in settings.select]
     for display in sorted(report_set):
@@ -264,26 +286,32 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
                     conventions.append(pc)
         if not facts.kernels:
             continue
-        ctx = CheckContext(facts, {q: a for (m, q), a in analyses.items() if m == facts.module}, resolver, settings, [])
+        path = paths_by_display[display]
+        text_cache: list = []
+
+        def read_text(path=path, display=display, text_cache=text_cache):
+            if not text_cache:
+                try:
+                    text_cache.append(decode_source(path.read_bytes(), display)[0])
+                except OSError:
+                    text_cache.append(None)
+            return text_cache[0]
+
+        ctx = CheckContext(facts, module_analyses.get(facts.module, {}), resolver, settings, read_text)
         found: list[Diagnostic] = []
         for rule in rules:
             found.extend(rule.check(ctx))
-        text = None
-        if found or "SL100" in settings.select:
-            path = root / display if not Path(display).is_absolute() else Path(display)
-            try:
-                text, _ = decode_source(path.read_bytes(), display)
-            except OSError:
-                text = None
+        text = read_text() if (found or (facts.has_suppressions and "SL100" in settings.select)) else None
         if text is not None:
             found = apply_suppressions(found, parse_suppressions(text), display, "SL100" in settings.select)
-            if found:
-                sources[display] = text
         diagnostics.extend(found)
     diagnostics.sort(key=Diagnostic.sort_key)
     errors.sort(key=lambda e: (e.path, e.line))
     stats.elapsed = time.perf_counter() - started
-    return RunResult(diagnostics, errors, stats, conventions, sources)
+    result = RunResult(diagnostics, errors, stats, conventions)
+    if not errors:
+        cache.put_run(run_key, result)
+    return result
 
 
 def _parallel(todo, jobs: int | None, progress):

@@ -7,7 +7,7 @@ every ``valid`` one and expects silence (Fixit's idea), and ``sentinel-lint expl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..diagnostics import Diagnostic
 
@@ -27,7 +27,21 @@ class CheckContext:
     analyses: dict  # qualname -> FunctionAnalysis for this module's jit functions
     resolver: object  # Resolver
     settings: object  # Settings
-    source_lines: list[str]
+    read_text: Callable[[], str | None]  # the file's text, read only when a rule needs positions
+    _positions: object = None
+
+    @property
+    def positions(self):
+        """Positions of comparisons (``model.positions.SourcePositions``), or None if the file is unreadable."""
+        if self._positions is None:
+            from ..model.positions import SourcePositions
+
+            text = self.read_text()
+            self._positions = SourcePositions(text) if text is not None else False
+        return self._positions or None
+
+    def def_line(self, qualname: str) -> int:
+        return next((f.line for f in self.module.functions if f.qualname == qualname), 0)
 
 
 class Rule:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..diagnostics import Diagnostic, Edit, Fix
 from ..model.conventions import Convention
 from ..model.guards import IndexAtom, find_fix, flip, judge
-from .base import CheckContext, Example, Rule
+from .base import CheckContext, Example, Rule  # noqa: F401
 
 _NULL_BLOCK_BUG = '''
 import triton
@@ -144,8 +144,7 @@ repair, are reported without a fix.
 
     def _diagnostic(self, ctx, site, atoms, conv, verdict, roots) -> Diagnostic:
         fix = find_fix(site.pred, atoms, conv, verdict)
-        first = min(atoms)
-        target = fix.atom if fix is not None else first
+        target = fix.atom if fix is not None else min(atoms)
         atom_src = site.atoms[target]
         shown = f"{atom_src.left.text} {atom_src.op} {atom_src.right.text}"
         if verdict.slips:
@@ -155,32 +154,39 @@ repair, are reported without a fix.
             values = ", ".join(str(r) for r in verdict.rejects[:3])
             problem = f"`{shown}` rejects real id {values} as padding"
         problem += self._where(conv, roots, ctx)
+        positions = ctx.positions
+        def_line = ctx.def_line(site.function)
+        spans = positions.atom(def_line, atom_src.cmp_index, atom_src.pair) if positions else None
         edits, unfixable = (), ""
-        if fix is not None:
+        if fix is not None and spans is not None:
             old = atoms[fix.atom]
-            edits = self._edits(site.atoms[fix.atom], old, fix)
-            new_op = old.source_op(fix.op)
+            edits = self._edits(spans, old, fix)
             const_text = str(fix.const)
-            if old.swapped:
-                left = const_text if fix.const != old.const else atom_src.left.text
-                right = atom_src.right.text
-            else:
-                left = atom_src.left.text
-                right = const_text if fix.const != old.const else atom_src.right.text
-            message = f"{problem}; use `{_render(new_op, left, right)}`"
+            left, right = atom_src.left.text, atom_src.right.text
+            if fix.const != old.const:
+                if old.swapped:
+                    left = const_text
+                else:
+                    right = const_text
+            message = f"{problem}; use `{left} {old.source_op(fix.op)} {right}`"
         else:
-            unfixable = ("the constant is a name; change it by hand" if any(not a.const_literal for a in atoms.values())
-                         else "no single operator or constant change fixes this guard; review it by hand")
+            if fix is not None:
+                unfixable = "the guard could not be located in the source"
+            elif any(not a.const_literal for a in atoms.values()):
+                unfixable = "the constant is a name; change it by hand"
+            else:
+                unfixable = "no single operator or constant change fixes this guard; review it by hand"
             message = f"{problem}; {unfixable}"
-        safe = conv.source in ("config", "inferred")
+        safe = len(conv.invalid) == 1 or conv.source != "inferred"  # mixed padding: a human picks the sentinel
         related = [e for chain in conv.chains[:2] for e in chain]
-        description = "change the guard to the form the convention requires"
+        start = spans.left if spans else None
+        end = spans.right if spans else None
         return Diagnostic(
-            path=ctx.module.path, line=atom_src.left.span.line,
-            col=atom_src.left.span.col, end_line=atom_src.right.span.end_line, end_col=atom_src.right.span.end_col,
+            path=ctx.module.path, line=start.line if start else def_line, col=start.col if start else 0,
+            end_line=end.end_line if end else 0, end_col=end.end_col if end else 0,
             code=self.code, message=message,
-            fix=Fix(edits, safe, description) if edits else None, unfixable_reason=unfixable,
-            convention=conv, related=related,
+            fix=Fix(edits, safe, "change the guard to the form the convention requires") if edits else None,
+            unfixable_reason=unfixable, convention=conv, related=related,
         )
 
     @staticmethod
@@ -194,13 +200,12 @@ repair, are reported without a fix.
         return f" ({conv.origin} for `{params}`)"
 
     @staticmethod
-    def _edits(atom_src, old: IndexAtom, fix) -> tuple[Edit, ...]:
+    def _edits(spans, old: IndexAtom, fix) -> tuple[Edit, ...]:
         edits = []
         if fix.op != old.op:
-            span = atom_src.op_span
+            span = spans.op
             edits.append(Edit(span.line, span.col, span.end_line, span.end_col, old.source_op(fix.op)))
         if fix.const != old.const:
-            const_operand = atom_src.left if old.swapped else atom_src.right
-            span = const_operand.span
+            span = spans.left if old.swapped else spans.right
             edits.append(Edit(span.line, span.col, span.end_line, span.end_col, str(fix.const)))
         return tuple(edits)

@@ -90,6 +90,7 @@ class ModuleFacts:
     jit_aliases: set[str] = field(default_factory=set)
     class_bases: dict[str, list[str]] = field(default_factory=dict)
     typed_fields: set[tuple[str, str]] = field(default_factory=set)  # (class, field) seen with a known class
+    has_suppressions: bool = False
 
     @property
     def kernels(self) -> list[FunctionFacts]:
@@ -217,7 +218,7 @@ class _FactsVisitor(ast.NodeVisitor):
             kernel_decorators=[ast.unparse(d) for d in node.decorator_list],
         )
         if info.is_kernel:
-            info.worth_flow = any(isinstance(n, ast.Compare) or (isinstance(n, ast.Return) and n.value is not None)
+            info.worth_flow = any(_may_guard(n) or (isinstance(n, ast.Return) and n.value is not None)
                                   for stmt in node.body for n in ast.walk(stmt))
         self.facts.functions.append(info)
         if class_name is not None:
@@ -509,6 +510,28 @@ class _FactsVisitor(ast.NodeVisitor):
             if src:
                 self.facts.edges.append(Edge(src, f"r:{self.qual}", node.lineno, "return"))
             self.visit(node.value)
+
+
+SENTINEL_WORDS = ("pad", "null", "sentinel", "invalid", "placeholder", "empty", "dummy", "unused")
+
+
+def looks_like_sentinel(name: str) -> bool:
+    """A name that carries a sentinel (``pad_slot_id``, ``NULL_BLOCK_ID``), not a bound like ``num_blocks``."""
+    lowered = name.lower()
+    return any(word in lowered for word in SENTINEL_WORDS)
+
+
+def _may_guard(node: ast.AST) -> bool:
+    """A comparison that could be a sentinel guard: one operand is an int literal or a sentinel-like name."""
+    if not isinstance(node, ast.Compare):
+        return False
+    for operand in (node.left, *node.comparators):
+        if isinstance(const_ref(operand), int):
+            return True
+        name = dotted(operand)
+        if name and looks_like_sentinel(name):
+            return True
+    return False
 
 
 def collect_facts(tree: ast.Module, path: str, module: str) -> ModuleFacts:

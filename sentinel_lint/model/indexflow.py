@@ -10,7 +10,9 @@ tracked value with something that may be a constant.  Whether that operand reall
 convention the loaded tensor follows, is decided later, after project-wide linking; this module only knows the
 origins of values: ``("load", p)`` = loaded through pointer parameter ``p``, ``("param", p)`` = the value of ``p``.
 
-Only the function's own source is parsed with libcst (not the whole file), and positions are resolved only for it.
+Only the function's own source is parsed with libcst (not the whole file) and no metadata is computed: an atom
+records which comparison of its function it is (``cmp_index``, in source order) and positions are looked up with
+``ast`` only for the few atoms that end up in a diagnostic (see ``positions.py``).
 """
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ import textwrap
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 Origins = frozenset  # of ("load"|"param", name)
 
@@ -31,20 +32,11 @@ _CAST_METHODS = frozenset({"to", "cast"})
 _CAST_FUNCS = frozenset({"cast"})
 
 
-@dataclass(frozen=True)
-class Span:
-    line: int
-    col: int  # 0-based column, as libcst and ast count them
-    end_line: int
-    end_col: int
-
-
 @dataclass
 class Operand:
     origins: set  # value origins
     const: object  # int literal, a (dotted) name, or None
     text: str
-    span: Span
 
 
 @dataclass
@@ -52,7 +44,8 @@ class Atom:
     left: Operand
     op: str
     right: Operand
-    op_span: Span
+    cmp_index: int  # which comparison of the function, in source order (chained ones count once)
+    pair: int  # which operator of that (possibly chained) comparison
     text: str
 
 
@@ -61,7 +54,6 @@ class GuardSite:
     function: str
     pred: tuple  # ("atom", i) | ("and", (...)) | ("or", (...)) | ("not", p) | ("unknown",)
     atoms: list[Atom]
-    span: Span
     text: str
     context: str  # if / while / where / mask / assign / return / expr
 
@@ -122,12 +114,11 @@ def _int_of(node: cst.CSTNode):
 
 
 class _FunctionAnalyzer:
-    def __init__(self, func: cst.FunctionDef, qualname: str, positions, to_file, code_for, summaries):
+    def __init__(self, func: cst.FunctionDef, qualname: str, code_for, summaries):
         self.func = func
         self.qualname = qualname
-        self.positions = positions
-        self.to_file = to_file
         self.code_for = code_for
+        self.cmp_index = _ComparisonOrder.of(func)
         self.summaries = summaries  # callee name -> FunctionAnalysis (same-module helpers, for return values)
         self.params = [p.name.value for p in func.params.params + func.params.posonly_params + func.params.kwonly_params]
         self.result = FunctionAnalysis(qualname, self.params)
@@ -143,13 +134,6 @@ class _FunctionAnalyzer:
         self.result.calls = list(self._calls.values())
         self.result.returns = (self._returns_vals, self._returns_ptrs)
         return self.result
-
-    # -- positions ----------------------------------------------------------------------------------------------
-    def span(self, node: cst.CSTNode) -> Span:
-        rng = self.positions[node]
-        line, col = self.to_file(rng.start.line, rng.start.column)
-        end_line, end_col = self.to_file(rng.end.line, rng.end.column)
-        return Span(line, col, end_line, end_col)
 
     # -- statements ---------------------------------------------------------------------------------------------
     def block(self, block, state: _State) -> _State:
@@ -300,7 +284,7 @@ class _FunctionAnalyzer:
         kwargs = {a.keyword.value: self.eval(a.value, state) for a in node.args if a.keyword is not None}
         call = self._calls.get(key)
         if call is None:
-            call = HelperCall(callee, args, kwargs, self.span(node).line)
+            call = HelperCall(callee, args, kwargs, 0)
             self._calls[key] = call
         else:  # second loop iteration: widen
             call.args = [(a[0] | b[0], a[1] | b[1]) for a, b in zip(call.args, args)]
@@ -364,27 +348,27 @@ class _FunctionAnalyzer:
                 old_atom.left.origins |= new_atom.left.origins
                 old_atom.right.origins |= new_atom.right.origins
             return
-        self._sites[key] = GuardSite(self.qualname, pred, atoms, self.span(node), self.code_for(node), context)
+        self._sites[key] = GuardSite(self.qualname, pred, atoms, self.code_for(node), context)
 
     def operand(self, node: cst.CSTNode, state: _State) -> Operand:
         vals, _ = self.eval(node, state)
         const = _int_of(node)
         if const is None:
             const = _dotted(node)
-        return Operand(set(vals), const, self.code_for(node), self.span(node))
+        return Operand(set(vals), const, self.code_for(node))
 
     def predicate(self, node: cst.CSTNode, state: _State, atoms: list[Atom]) -> tuple:
         if isinstance(node, cst.Comparison):
             parts = []
             left = node.left
-            for target in node.comparisons:
+            for pair, target in enumerate(node.comparisons):
                 op = _OPS.get(type(target.operator))
                 if op is None:  # `is`, `in`: not a numeric guard
                     parts.append(("unknown",))
                 else:
                     a, b = self.operand(left, state), self.operand(target.comparator, state)
                     if a.origins or b.origins:
-                        atoms.append(Atom(a, op, b, self.span(target.operator), self.code_for(node)))
+                        atoms.append(Atom(a, op, b, self.cmp_index[id(node)], pair, self.code_for(node)))
                         parts.append(("atom", len(atoms) - 1))
                     else:
                         parts.append(("unknown",))
@@ -399,6 +383,22 @@ class _FunctionAnalyzer:
         if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Not, cst.BitInvert)):
             return ("not", self.predicate(node.expression, state, atoms))
         return ("unknown",)
+
+
+class _ComparisonOrder(cst.CSTVisitor):
+    """Numbers a function's comparisons in source order (a pre-order walk, like positions.py does with ast)."""
+
+    def __init__(self):
+        self.order: dict[int, int] = {}
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        self.order[id(node)] = len(self.order)
+
+    @classmethod
+    def of(cls, func: cst.FunctionDef) -> dict[int, int]:
+        visitor = cls()
+        func.body.visit(visitor)
+        return visitor.order
 
 
 @dataclass
@@ -444,13 +444,7 @@ def analyze_functions(lines: list[str], functions) -> dict[str, FunctionAnalysis
     def run(name: str) -> FunctionAnalysis:
         fn, snippet, module, func = parsed[name]
         in_progress.add(name)
-        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        positions = wrapper.resolve(PositionProvider)
-
-        def to_file(line: int, col: int, snippet=snippet) -> tuple[int, int]:
-            return snippet.first_line + line - 1, col + snippet.indent
-
-        analyzer = _FunctionAnalyzer(func, fn.qualname, positions, to_file, module.code_for_node, summary)
+        analyzer = _FunctionAnalyzer(func, fn.qualname, module.code_for_node, summary)
         results[name] = analyzer.run()
         in_progress.discard(name)
         return results[name]

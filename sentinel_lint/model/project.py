@@ -40,14 +40,18 @@ class Project:
         self.modules: dict[str, ModuleFacts] = {}
         self.by_path: dict[str, ModuleFacts] = {}
         self._loader = loader  # dotted name -> ModuleFacts | None, for modules the prefilter skipped
-        self._missing: set[str] = set()
+        self._found: dict[tuple[str, bool], ModuleFacts | None] = {}
+        self._functions_by_name: dict[str, list] = {}
+        self._callees: dict[tuple, list] = {}
         for facts in modules:
             self.add(facts)
 
     def add(self, facts: ModuleFacts) -> None:
         self.modules[facts.module] = facts
         self.by_path[facts.path] = facts
-        self._functions_by_name = None
+        for fn in facts.functions:
+            self._functions_by_name.setdefault(fn.name, []).append((facts, fn))
+        self._found = {key: value for key, value in self._found.items() if value is not None}
 
     # -- modules ------------------------------------------------------------------------------------------------
     def absolute(self, importer: ModuleFacts, module: str) -> str:
@@ -61,20 +65,21 @@ class Project:
         rest = module[level:]
         return ".".join(package + ([rest] if rest else []))
 
-    def find_module(self, dotted: str) -> ModuleFacts | None:
+    def find_module(self, dotted: str, load: bool = False) -> ModuleFacts | None:
+        """The module ``dotted``; with ``load``, also one the prefilter skipped (only constants need that)."""
+        key = (dotted, load)
+        if key in self._found:
+            return self._found[key]
         facts = self.modules.get(dotted)
-        if facts is not None:
-            return facts
-        for name, candidate in self.modules.items():  # source layouts: src/pkg/mod.py is still pkg.mod
-            if name.endswith("." + dotted):
-                return candidate
-        if self._loader is not None and dotted not in self._missing:
+        if facts is None:
+            suffix = "." + dotted
+            facts = next((m for name, m in self.modules.items() if name.endswith(suffix)), None)  # src/ layouts
+        if facts is None and load and self._loader is not None:
             facts = self._loader(dotted)
             if facts is not None:
                 self.add(facts)
-                return facts
-            self._missing.add(dotted)
-        return None
+        self._found[key] = facts
+        return facts
 
     # -- constants ----------------------------------------------------------------------------------------------
     def resolve_const(self, module: ModuleFacts, ref, depth: int = 0) -> Resolved | None:
@@ -98,7 +103,7 @@ class Project:
         name = ref
         if "." in name:  # module.CONST through an imported module
             head, _, attr = name.rpartition(".")
-            target = self.module_of_alias(module, head)
+            target = self.module_of_alias(module, head, load=True)
             if target is None:
                 return None
             return self.resolve_const(target, attr, depth + 1)
@@ -109,32 +114,26 @@ class Project:
             return Resolved(inner.value, name, module.path)
         if name in module.imports:
             source, imported = module.imports[name]
-            target = self.find_module(self.absolute(module, source))
-            if target is None:
-                return None
             if imported is None:
+                return None
+            target = self.find_module(self.absolute(module, source), load=True)
+            if target is None:
                 return None
             inner = self.resolve_const(target, imported, depth + 1)
             return Resolved(inner.value, name, inner.path) if inner else None
         return None
 
-    def module_of_alias(self, module: ModuleFacts, alias: str) -> ModuleFacts | None:
+    def module_of_alias(self, module: ModuleFacts, alias: str, load: bool = False) -> ModuleFacts | None:
         if alias not in module.imports:
             return None
         source, imported = module.imports[alias]
         full = self.absolute(module, source)
         if imported is not None:
             full = f"{full}.{imported}" if not full.endswith(".") else full + imported
-        return self.find_module(full)
+        return self.find_module(full, load)
 
     # -- functions ----------------------------------------------------------------------------------------------
     def functions_named(self, name: str) -> list[tuple[ModuleFacts, FunctionFacts]]:
-        if self._functions_by_name is None:
-            index: dict[str, list] = {}
-            for facts in self.modules.values():
-                for fn in facts.functions:
-                    index.setdefault(fn.name, []).append((facts, fn))
-            self._functions_by_name = index
         return self._functions_by_name.get(name, [])
 
     def find_function(self, module: ModuleFacts, name: str, depth: int = 0) -> tuple[ModuleFacts, FunctionFacts] | None:
@@ -165,6 +164,12 @@ class Project:
         return False
 
     def resolve_callee(self, module: ModuleFacts, callee: str, class_name: str | None) -> list[Callee]:
+        key = (module.module, callee, class_name)
+        if key not in self._callees:
+            self._callees[key] = self._resolve_callee(module, callee, class_name)
+        return self._callees[key]
+
+    def _resolve_callee(self, module: ModuleFacts, callee: str, class_name: str | None) -> list[Callee]:
         parts = callee.split(".")
         if len(parts) == 1:
             found = self.find_function(module, callee)

@@ -10,24 +10,17 @@ from dataclasses import dataclass, replace
 
 from ..config import Settings
 from .conventions import Convention, Evidence
-from .facts import ModuleFacts
+from .facts import ModuleFacts, looks_like_sentinel
 from .flow import FlowGraph, inferred_convention
 from .indexflow import FunctionAnalysis, Operand
 from .project import Project, Resolved
 
 Root = tuple  # (module dotted name, kernel qualname, parameter)
-_SENTINEL_WORDS = ("pad", "null", "sentinel", "invalid", "placeholder", "empty", "dummy", "unused")
-
-
-def looks_like_sentinel(name: str) -> bool:
-    """A parameter that carries a sentinel (``pad_slot_id``, ``NULL_BLOCK``), not a bound like ``num_blocks``."""
-    lowered = name.lower()
-    return any(word in lowered for word in _SENTINEL_WORDS)
 
 
 @dataclass
 class ParamConvention:
-    module: ModuleFacts
+    path: str
     kernel: str
     param: str
     convention: Convention | None
@@ -117,16 +110,16 @@ class Resolver:
         explicit = settings.explicit_for(param)
         fallback = settings.fallback_for(param)
         if explicit is not None:
-            result = ParamConvention(module, kernel, param, explicit, "config", mixed)
+            result = ParamConvention(module.path, kernel, param, explicit, "config", mixed)
         elif pads:
             conv = inferred_convention(pads, fallback.real_min if fallback else None)
-            result = ParamConvention(module, kernel, param, conv, "inferred", mixed)
+            result = ParamConvention(module.path, kernel, param, conv, "inferred", mixed)
         elif fallback is not None:
             why = "no padding producer found" if settings.infer else "inference off"
-            result = ParamConvention(module, kernel, param, replace(fallback, origin=f"{fallback.origin}; {why}"),
+            result = ParamConvention(module.path, kernel, param, replace(fallback, origin=f"{fallback.origin}; {why}"),
                                      "pack", mixed)
         else:
-            result = ParamConvention(module, kernel, param, None, "unknown: not an index tensor by name or flow", [])
+            result = ParamConvention(module.path, kernel, param, None, "unknown: not an index tensor by name or flow", [])
         self._conventions[root] = result
         return result
 

@@ -1,0 +1,99 @@
+"""Positions of reported comparisons, found with ``ast`` after the fact.
+
+The index flow runs on libcst without metadata (the position provider re-generates the whole code and costs more
+than the analysis).  An atom knows its function and which comparison it is in source order; this module finds the
+same comparison in the file's ``ast`` (positions are free there), converts UTF-8 byte columns to characters, and
+locates the operator token between the two operands.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from ..source import split_lines
+
+_OPERATORS = {"<", "<=", ">", ">=", "==", "!="}
+
+
+@dataclass(frozen=True)
+class Span:
+    line: int
+    col: int  # 0-based character column
+    end_line: int
+    end_col: int
+
+
+@dataclass(frozen=True)
+class AtomSpans:
+    left: Span
+    op: Span
+    right: Span
+
+
+class SourcePositions:
+    def __init__(self, text: str):
+        self.text = text
+        self.lines = split_lines(text)
+        self._tree: ast.Module | None = None
+        self._compares: dict[int, list[ast.Compare]] = {}
+
+    def _char_col(self, line: int, byte_col: int) -> int:
+        raw = self.lines[line - 1].encode("utf-8")
+        return len(raw[:byte_col].decode("utf-8", errors="replace"))
+
+    def _span(self, node: ast.AST) -> Span:
+        return Span(node.lineno, self._char_col(node.lineno, node.col_offset), node.end_lineno,
+                    self._char_col(node.end_lineno, node.end_col_offset))
+
+    def compares(self, def_line: int) -> list[ast.Compare]:
+        if def_line not in self._compares:
+            if self._tree is None:
+                self._tree = ast.parse(self.text)
+            found: list[ast.Compare] = []
+            for node in ast.walk(self._tree):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno == def_line:
+                    for stmt in node.body:
+                        found += [n for n in ast.walk(stmt) if isinstance(n, ast.Compare)]
+                    break
+            # source order with enclosing comparisons first: the order libcst's pre-order walk gives
+            found.sort(key=lambda n: (n.lineno, n.col_offset, -n.end_lineno, -n.end_col_offset))
+            self._compares[def_line] = found
+        return self._compares[def_line]
+
+    def atom(self, def_line: int, cmp_index: int, pair: int) -> AtomSpans | None:
+        compares = self.compares(def_line)
+        if cmp_index >= len(compares):
+            return None
+        node = compares[cmp_index]
+        operands = [node.left, *node.comparators]
+        if pair + 1 >= len(operands):
+            return None
+        left, right = self._span(operands[pair]), self._span(operands[pair + 1])
+        op = self._operator_between(left, right)
+        if op is None:
+            return None
+        return AtomSpans(left, op, right)
+
+    def _operator_between(self, left: Span, right: Span) -> Span | None:
+        """The comparison operator token between two operands (past parentheses, line breaks and comments)."""
+        start = sum(len(l) for l in self.lines[: left.end_line - 1]) + left.end_col
+        end = sum(len(l) for l in self.lines[: right.line - 1]) + right.col
+        gap = self.text[start:end]
+        i = 0
+        while i < len(gap):
+            c = gap[i]
+            if c == "#":  # a comment runs to the end of its line
+                newline = gap.find("\n", i)
+                i = len(gap) if newline == -1 else newline
+            elif c in " \t\r\n\\()\f":
+                i += 1
+            else:
+                for op in ("<=", ">=", "==", "!=", "<", ">"):
+                    if gap.startswith(op, i):
+                        before = gap[:i]
+                        line = left.end_line + before.count("\n") + before.count("\r") - before.count("\r\n")
+                        last_break = max(before.rfind("\n"), before.rfind("\r"))
+                        col = (left.end_col + i) if last_break == -1 else (i - last_break - 1)
+                        return Span(line, col, line, col + len(op))
+                return None
+        return None
