@@ -252,6 +252,14 @@ class _FunctionAnalyzer:
             if last == "load" and isinstance(func, cst.Attribute) and node.args:
                 ptr_arg = next((a for a in node.args if a.keyword and a.keyword.value == "pointer"), node.args[0])
                 _, ptrs = self.eval(ptr_arg.value, state)
+                # tl.load(p, mask=m, other=-1): masked-out lanes read the kernel's own filler, recorded so that a
+                # guard rejecting it is known to filter lanes, not host padding.
+                other_arg = next((a for a in node.args if a.keyword and a.keyword.value == "other"), None)
+                if other_arg is None and len(args) >= 3:
+                    other_arg = args[2]
+                other = _int_of(other_arg.value) if other_arg is not None else None
+                if other is not None:
+                    return frozenset(("load", p, other) for p in ptrs), empty
                 return frozenset(("load", p) for p in ptrs), empty
             if isinstance(func, cst.Attribute) and func.attr.value in _CAST_METHODS:
                 inner = self.eval(func.value, state)  # idx.to(tl.int64)
@@ -301,7 +309,8 @@ class _FunctionAnalyzer:
             bound[name] = arg
         bound.update(call.kwargs)
         vals, ptrs = set(), set()
-        for kind, param in summary.returns[0]:
+        for origin in summary.returns[0]:
+            kind, param = origin[0], origin[1]
             arg = bound.get(param)
             if arg is None:
                 continue

@@ -59,7 +59,7 @@ class Resolver:
         if (fn_key, origin) in seen:
             return set()
         seen.add((fn_key, origin))
-        kind, param = origin
+        kind, param = origin[0], origin[1]
         callers = self._callers.get(fn_key)
         if not callers:
             return {(fn_key[0], fn_key[1], param)} if kind == "load" else set()
@@ -101,6 +101,11 @@ class Resolver:
             flow = self.graph.flow_for(module, kernel, param)
             if flow is not None:
                 pads = [r for r in flow.pads if any(settings.is_index_param(n) for n in r.names)]
+                if pads:
+                    # The most direct evidence wins: a chain that needs more links made only by a shared field
+                    # name (objects of unknown class) yields to one that needs fewer.
+                    weakest = min(sum(e.by_name for e in r.chain) for r in pads)
+                    pads = [r for r in pads if sum(e.by_name for e in r.chain) == weakest]
         mixed = []
         if len({r.value for r in pads}) > 1:
             seen = {}
@@ -164,7 +169,7 @@ class Resolver:
             return set()
         seen.add((fn_key, origin))
         callers = self._callers.get(fn_key)
-        kind, param = origin
+        kind, param = origin[0], origin[1]
         if kind != "param":
             return set()
         if not callers:
