@@ -18,6 +18,12 @@ from .model.conventions import Convention
 DEFAULT_PACK = "null-block-id"
 # Names that match an index pattern but hold strides, sizes or counts (``stride_state_indices_batch``).
 NOT_INDEX_WORDS = ("stride", "num_", "_size", "_len", "numel", "offset")
+
+
+def not_an_index_name(name: str) -> bool:
+    """Names that say "count, length, size, stride or offset", which a slot id never is."""
+    lowered = name.lower()
+    return any(word in lowered for word in NOT_INDEX_WORDS) or lowered.endswith(("len", "size", "count"))
 ALL_RULES = ("SL001", "SL003", "SL100")
 DEFAULT_INFER_EXCLUDE = ("tests/*", "test/*", "*/tests/*", "*/test/*", "test_*.py", "*/test_*.py", "*_test.py",
                          "benchmarks/*", "*/benchmarks/*", "conftest.py", "*/conftest.py")
@@ -61,7 +67,7 @@ class Settings:
     infer_exclude: tuple[str, ...] = DEFAULT_INFER_EXCLUDE
 
     def is_index_param(self, name: str) -> bool:
-        if any(word in name.lower() for word in NOT_INDEX_WORDS):
+        if not_an_index_name(name):
             return False
         if any(rule.matches(name) for rule in self.explicit):
             return True
@@ -172,8 +178,11 @@ def find_root(start: Path) -> Path:
     start = start.resolve()
     base = start if start.is_dir() else start.parent
     for directory in [base, *base.parents]:
-        if any((directory / marker).exists() for marker in ("pyproject.toml", "setup.py", ".git")):
+        if any((directory / marker).exists() for marker in ("pyproject.toml", "setup.py", "setup.cfg", ".git")):
             return directory
+    cwd = Path.cwd().resolve()
+    if base == cwd or cwd in base.parents:  # an unpacked tree with no project files: where the user stands
+        return cwd
     return base
 
 

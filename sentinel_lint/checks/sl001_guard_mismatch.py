@@ -1,6 +1,7 @@
 """SL001: a guard on a block/state index disagrees with the padding its tensor really gets."""
 from __future__ import annotations
 
+from ..config import not_an_index_name
 from ..diagnostics import Diagnostic, Edit, Fix
 from ..model.conventions import Convention
 from ..model.guards import IndexAtom, evaluate, find_fix, flip, judge
@@ -116,6 +117,8 @@ repair, are reported without a fix.
         convs: dict[frozenset, Convention] = {}
         for i, atom in enumerate(site.atoms):
             for index_side, const_side, swapped in ((atom.left, atom.right, False), (atom.right, atom.left, True)):
+                if not_an_index_name(index_side.text):
+                    continue  # `chunk_offset == 0`, `seq_len > 0`: a count or offset, whatever it was loaded from
                 roots = set()
                 for origin in index_side.origins:
                     if origin[0] == "load":
@@ -127,6 +130,10 @@ repair, are reported without a fix.
                     continue
                 const = resolver.constant(fn_key, const_side)
                 if const is None:
+                    continue
+                if conv.source == "pack" and not isinstance(const_side.const, int):
+                    # A guard against a named sentinel states the code's own convention; a rule pack's guess is
+                    # no evidence against it (a producer or an explicit setting would be).
                     continue
                 op = flip(atom.op) if swapped else atom.op
                 key = frozenset(roots)
@@ -210,6 +217,8 @@ repair, are reported without a fix.
         params = ", ".join(sorted({r[2] for r in roots}))
         if conv.source == "config":
             return f" (convention for `{params}` set in {conv.origin})"
+        if conv.source == "project":
+            return f" (`{params}`: {conv.origin})"
         return f" ({conv.origin} for `{params}`)"
 
     @staticmethod

@@ -37,6 +37,7 @@ class Resolver:
         self.settings = settings
         self._callers: dict[tuple[str, str], list] = {}
         self._conventions: dict[Root, ParamConvention] = {}
+        self._group_defaults: dict[int, Convention] | None = None
         self._link_helpers()
 
     def _link_helpers(self) -> None:
@@ -89,6 +90,60 @@ class Resolver:
         return None
 
     # -- conventions --------------------------------------------------------------------------------------------
+    def _inferred_pads(self, module: ModuleFacts, kernel: str, param: str) -> list:
+        settings = self.settings
+        if not settings.infer or self.graph is None:
+            return []
+        flow = self.graph.flow_for(module, kernel, param)
+        if flow is None:
+            return []
+        pads = [r for r in flow.pads if any(settings.is_index_param(n) for n in r.names)]
+        if pads:
+            # The most direct evidence wins: a chain that needs more links made only by a shared field name
+            # (objects of unknown class) yields to one that needs fewer.
+            weakest = min(sum(e.by_name for e in r.chain) for r in pads)
+            pads = [r for r in pads if sum(e.by_name for e in r.chain) == weakest]
+        return pads
+
+    def _project_default(self, param: str) -> Convention | None:
+        """Where no producer reaches a parameter: the padding this project writes for the same kind of tensor
+        (the rule-pack group the name falls in) elsewhere, if all of it agrees.  An engine that pads its state
+        indices with -1 everywhere we can see is not judged by another engine's 0."""
+        if self._group_defaults is None:
+            self._group_defaults = {}
+            votes: dict[int, dict[frozenset, list]] = {}
+            for module in list(self.project.modules.values()):
+                for fn in module.kernels:
+                    for p in fn.params:
+                        group = self._group_of(p)
+                        if group is None or self.settings.explicit_for(p) is not None:
+                            continue
+                        pads = self._inferred_pads(module, fn.qualname, p)
+                        if pads:
+                            values = frozenset(r.value for r in pads)
+                            votes.setdefault(group, {}).setdefault(values, []).extend(pads)
+            for group, by_values in votes.items():
+                # The one padding value every inferred parameter of this kind receives (mixed ones included).
+                common = frozenset.intersection(*by_values)
+                if len(common) == 1:
+                    values = common
+                    pads = [r for rs in by_values.values() for r in rs if r.value in common]
+                    fallback = self.settings.fallback.tensors[group].convention
+                    conv = inferred_convention(pads[:1], fallback.real_min)
+                    first = pads[0].chain[0]
+                    self._group_defaults[group] = replace(
+                        conv, invalid=values, source="project",
+                        origin=f"no padding producer found; this project pads this kind of tensor with "
+                               f"{'/'.join(str(v) for v in sorted(values))} elsewhere, e.g. {first.path}:{first.line}")
+        group = self._group_of(param)
+        return self._group_defaults.get(group) if group is not None else None
+
+    def _group_of(self, param: str) -> int | None:
+        fallback = self.settings.fallback
+        if fallback is None or not self.settings.is_index_param(param):
+            return None
+        return next((i for i, rule in enumerate(fallback.tensors) if rule.matches(param)), None)
+
     def param_convention(self, root: Root) -> ParamConvention:
         cached = self._conventions.get(root)
         if cached is not None:
@@ -96,16 +151,7 @@ class Resolver:
         module_name, kernel, param = root
         module = self.project.modules[module_name]
         settings = self.settings
-        pads = []
-        if settings.infer and self.graph is not None:
-            flow = self.graph.flow_for(module, kernel, param)
-            if flow is not None:
-                pads = [r for r in flow.pads if any(settings.is_index_param(n) for n in r.names)]
-                if pads:
-                    # The most direct evidence wins: a chain that needs more links made only by a shared field
-                    # name (objects of unknown class) yields to one that needs fewer.
-                    weakest = min(sum(e.by_name for e in r.chain) for r in pads)
-                    pads = [r for r in pads if sum(e.by_name for e in r.chain) == weakest]
+        pads = self._inferred_pads(module, kernel, param)
         mixed = []
         if len({r.value for r in pads}) > 1:
             seen = {}
@@ -114,11 +160,14 @@ class Resolver:
             mixed = sorted(seen.items())
         explicit = settings.explicit_for(param)
         fallback = settings.fallback_for(param)
+        project_default = None if (explicit or pads) else self._project_default(param)
         if explicit is not None:
             result = ParamConvention(module.path, kernel, param, explicit, "config", mixed)
         elif pads:
             conv = inferred_convention(pads, fallback.real_min if fallback else None)
             result = ParamConvention(module.path, kernel, param, conv, "inferred", mixed)
+        elif project_default is not None:
+            result = ParamConvention(module.path, kernel, param, project_default, "project", [])
         elif fallback is not None:
             why = "no padding producer found" if settings.infer else "inference off"
             result = ParamConvention(module.path, kernel, param, replace(fallback, origin=f"{fallback.origin}; {why}"),
@@ -129,7 +178,12 @@ class Resolver:
         return result
 
     def convention_for_roots(self, roots: set[Root]) -> Convention | None:
-        conventions = [c.convention for c in (self.param_convention(r) for r in sorted(roots)) if c.convention]
+        """The convention guards on values from ``roots`` must follow.  A parameter that inferred padding reaches
+        with different sentinels is reported once (SL003) rather than through every guard on it."""
+        params = [self.param_convention(r) for r in sorted(roots)]
+        if any(p.mixed and p.status == "inferred" for p in params):
+            return None
+        conventions = [p.convention for p in params if p.convention]
         if not conventions:
             return None
         if len(conventions) == 1 or all(c == conventions[0] for c in conventions):
