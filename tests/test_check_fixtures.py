@@ -1,0 +1,79 @@
+"""``sentinel-lint check`` on each single-file kernel fixture: exactly the lines marked ``# expect: CODE``."""
+from __future__ import annotations
+
+import pytest
+
+from helpers import KERNELS, SNAPSHOTS, UPDATE_SNAPSHOTS, check_json, expected_markers, fixture_args, found, render
+
+KERNEL_FILES = sorted(p for p in KERNELS.glob("*.py"))
+# Snapshot (exact column and message) for a representative subset.
+SNAPSHOT_FILES = ["forms_triton_jit", "guard_ops_null_block", "guard_ops_slot_mapping", "guard_forms",
+                  "named_constants", "pack_pad_slot_id", "sentinel_zero", "sentinel_named_minus_one", "helpers"]
+
+
+@pytest.mark.parametrize("path", KERNEL_FILES, ids=lambda p: p.stem)
+def test_exact_findings(path):
+    code, doc = check_json(*fixture_args(path), path)
+    want = expected_markers(path)
+    assert found(doc) == want
+    assert doc["errors"] == []
+    assert code == (1 if want else 0)
+    assert all(d["path"] == path.name for d in doc["diagnostics"])
+
+
+@pytest.mark.parametrize("stem", SNAPSHOT_FILES)
+def test_snapshot(stem):
+    path = KERNELS / f"{stem}.py"
+    _, doc = check_json(*fixture_args(path), path)
+    text = render(doc)
+    snapshot = SNAPSHOTS / f"{stem}.txt"
+    if UPDATE_SNAPSHOTS or not snapshot.exists():
+        SNAPSHOTS.mkdir(exist_ok=True)
+        snapshot.write_text(text, encoding="utf-8")
+        if not UPDATE_SNAPSHOTS:
+            pytest.fail(f"wrote a new snapshot {snapshot}; review it and run again")
+    assert text == snapshot.read_text(encoding="utf-8")
+
+
+def test_directory_at_once_equals_union_of_files():
+    """Checking the whole fixture directory finds what the per-file runs find (for fixtures without extra args)."""
+    _, doc = check_json(KERNELS)
+    want = set()
+    for path in KERNEL_FILES:
+        if not fixture_args(path):
+            want |= {(path.name, line, code) for line, code in expected_markers(path)}
+    got = {(d["path"], d["line"], d["code"]) for d in doc["diagnostics"]}
+    default_files = {p.name for p in KERNEL_FILES if not fixture_args(p)}
+    assert {g for g in got if g[0] in default_files} == want
+
+
+def test_every_diagnostic_has_a_fix_or_a_reason():
+    _, doc = check_json(KERNELS)
+    for d in doc["diagnostics"]:
+        assert d["fixable"] == ("fix" in d)
+        if not d["fixable"]:
+            assert d["unfixable_reason"]
+
+
+def test_named_constant_findings_are_not_fixable():
+    path = KERNELS / "named_constants.py"
+    _, doc = check_json(*fixture_args(path), path)
+    assert doc["diagnostics"]
+    for d in doc["diagnostics"]:
+        assert not d["fixable"]
+        assert d["unfixable_reason"] == "the constant is a name; change it by hand"
+
+
+def test_select_and_ignore():
+    path = KERNELS / "guard_ops_null_block.py"
+    _, doc = check_json("--ignore", "SL001", path)
+    assert doc["diagnostics"] == []
+    _, doc = check_json("--select", "SL001", path)
+    assert found(doc) == expected_markers(path)
+
+
+def test_no_infer_keeps_pack_default_message():
+    path = KERNELS / "forms_triton_jit.py"
+    _, doc = check_json("--no-infer", path)
+    assert found(doc) == expected_markers(path)
+    assert all("inference off" in d["message"] for d in doc["diagnostics"])
