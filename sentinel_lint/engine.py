@@ -105,11 +105,18 @@ def _work(item) -> FileResult:
 
 def analyser_fingerprint() -> str:
     """Hash of the code that produces cached facts: a changed analyser never reads an old analyser's results."""
-    digest = hashlib.blake2b(__version__.encode(), digest_size=8)
-    here = Path(__file__).parent
-    for source in sorted([here / "engine.py", here / "source.py", *(here / "model").glob("*.py")]):
-        digest.update(source.read_bytes())
-    return digest.hexdigest()
+    global _FINGERPRINT
+    if _FINGERPRINT is None:
+        digest = hashlib.blake2b(__version__.encode(), digest_size=8)
+        here = Path(__file__).parent
+        for source in sorted([*here.rglob("*.py"), *here.rglob("*.toml")]):
+            if "reference" not in source.parts:
+                digest.update(source.read_bytes())
+        _FINGERPRINT = digest.hexdigest()
+    return _FINGERPRINT
+
+
+_FINGERPRINT: str | None = None
 
 
 class Cache:
