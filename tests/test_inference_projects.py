@@ -1,0 +1,164 @@
+"""Multi-file mini-projects: conventions inferred from the host code that writes the padding, cited in messages."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helpers import PROJECTS, check_json, cli, copy_tree, found, project_markers
+
+PROJECT_NAMES = ["gdn_null_block", "mamba_pad_slot", "mixed", "constexpr_null_block", "broken_chain", "with_tests",
+                 "configured"]
+
+# (path, line) of a finding → text its message must contain (the producer it was judged against).
+CITES = {
+    "gdn_null_block": {("gdn/ops.py", 11): "written at gdn/metadata.py:19",
+                       ("gdn/ops.py", 14): "written at gdn/metadata.py:19"},
+    "mamba_pad_slot": {("mamba/ops.py", 34): "`slot <= 0` rejects real id 0 as padding, written at mamba/metadata.py:19"},
+    "constexpr_null_block": {("ssm/ops.py", 14): "`state_idx == pad_slot_id` lets NULL_BLOCK_ID (0) through as a real "
+                                                 "slot, written at ssm/ops.py:40; the constant is a name"},
+    "broken_chain": {("lin/ops.py", 11): "(rule pack null-block-id; no padding producer found for `state_indices`)"},
+    "configured": {("sg/ops.py", 12): "convention for `req_pool_indices` set in",
+                   ("sg/ops.py", 14): "lets EMPTY_SLOT (-1) through"},
+    "mixed": {("engine/kernels.py", 6): "PAD_SLOT_ID (-1) at engine/runner.py:16; NULL_BLOCK_ID (0) at "
+                                        "engine/runner.py:11"},
+}
+
+
+def conventions(root):
+    res = cli("conventions", "--output-format", "json", "--no-cache", root)
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["schema"] == "sentinel-lint-conventions/1"
+    return {(p["path"], p["kernel"], p["param"]): p for p in doc["parameters"]}
+
+
+def chain_text(param) -> list[str]:
+    return [f"{e['path']}:{e['line']}: {e['what']}" for e in param["convention"]["chains"][0]]
+
+
+@pytest.mark.parametrize("name", PROJECT_NAMES)
+def test_exact_findings(name):
+    root = PROJECTS / name
+    code, doc = check_json(root)
+    assert doc["errors"] == []
+    assert found(doc, with_path=True) == project_markers(root)
+    assert code == (1 if project_markers(root) else 0)
+
+
+@pytest.mark.parametrize("name", sorted(CITES))
+def test_messages_cite_producer(name):
+    _, doc = check_json(PROJECTS / name)
+    messages = {(d["path"], d["line"]): d["message"] for d in doc["diagnostics"]}
+    for where, text in CITES[name].items():
+        assert text in messages[where], messages[where]
+
+
+def test_checking_one_file_still_infers_from_whole_project():
+    root = PROJECTS / "gdn_null_block"
+    _, doc = check_json(root / "gdn" / "ops.py")
+    assert found(doc, with_path=True) == project_markers(root)
+    assert all("written at gdn/metadata.py:19" in d["message"] for d in doc["diagnostics"])
+
+
+def test_related_evidence_is_the_chain():
+    _, doc = check_json(PROJECTS / "gdn_null_block")
+    d = next(d for d in doc["diagnostics"] if d["line"] == 11)
+    assert d["convention"]["source"] == "inferred"
+    assert d["convention"]["invalid"] == [0] and d["convention"]["real_min"] == 1
+    assert d["related"][0] == {"path": "gdn/metadata.py", "line": 19, "by_name": False,
+                               "what": "state_indices[num_decodes:].fill_(NULL_BLOCK_ID)"}
+
+
+def test_conventions_chain_through_field_alias_slice_apply_wrapper_launch():
+    params = conventions(PROJECTS / "gdn_null_block")
+    p = params[("gdn/ops.py", "fused_recurrent_kernel", "ssm_state_indices")]
+    assert p["source"] == "inferred"
+    assert p["convention"]["name"] == "NULL_BLOCK_ID"
+    assert chain_text(p) == [
+        "gdn/metadata.py:19: state_indices[num_decodes:].fill_(NULL_BLOCK_ID)",
+        "gdn/metadata.py:23: GDNAttentionMetadata(state_indices=...)",
+        "gdn/layer.py:9: attn_metadata.state_indices",
+        "gdn/layer.py:10: indices[:n]",
+        "gdn/layer.py:11: call forward(...) binds ssm_state_indices",
+        "gdn/ops.py:42: call fused_recurrent(ssm_state_indices=...)",
+        "gdn/ops.py:30: launch fused_recurrent_kernel(...) binds ssm_state_indices",
+        "gdn/ops.py:0: kernel fused_recurrent_kernel parameter ssm_state_indices",
+    ]
+    q = params[("gdn/ops.py", "conv_update_kernel", "first_blocks")]
+    assert chain_text(q) == [
+        "gdn/metadata.py:22: block_table[num_decodes:] = NULL_BLOCK_ID",
+        "gdn/metadata.py:23: GDNAttentionMetadata(block_table=...)",
+        "gdn/layer.py:12: call conv_update(...) binds block_table",
+        "gdn/ops.py:35: block_table[:, 0]",
+        "gdn/ops.py:36: launch conv_update_kernel(first_blocks=...)",
+        "gdn/ops.py:0: kernel conv_update_kernel parameter first_blocks",
+    ]
+
+
+def test_conventions_pad_slot_project():
+    params = conventions(PROJECTS / "mamba_pad_slot")
+    slot = params[("mamba/ops.py", "write_cache_kernel", "slot_mapping")]
+    assert slot["source"] == "inferred"
+    assert (slot["convention"]["invalid"], slot["convention"]["real_min"]) == ([-1], 0)
+    assert chain_text(slot)[0] == "mamba/metadata.py:19: F.pad(slots, (0, pad), value=PAD_SLOT_ID)"
+    ssu = params[("mamba/ops.py", "selective_state_update_kernel", "state_batch_indices")]
+    assert chain_text(ssu)[0].startswith("mamba/metadata.py:18: torch.where(")
+    assert "mamba/mixer.py:7: meta.state_indices_tensor[:num_decodes]" in chain_text(ssu)
+    conv = params[("mamba/ops.py", "conv_cache_kernel", "cache_indices")]
+    assert chain_text(conv)[0].startswith("mamba/metadata.py:20: torch.full(")
+
+
+def test_mixed_producers_reach_one_param():
+    params = conventions(PROJECTS / "mixed")
+    p = params[("engine/kernels.py", "step_kernel", "state_indices")]
+    assert p["convention"]["invalid"] == [-1, 0]
+    assert sorted(m["value"] for m in p["mixed"]) == [-1, 0]
+    firsts = sorted(f"{m['chain'][0]['path']}:{m['chain'][0]['line']}" for m in p["mixed"])
+    assert firsts == ["engine/runner.py:11", "engine/runner.py:16"]
+
+
+def test_broken_chain_is_pack_default():
+    params = conventions(PROJECTS / "broken_chain")
+    p = params[("lin/ops.py", "lightning_decode_kernel", "state_indices")]
+    assert p["source"] == "pack"
+    assert p["convention"]["origin"] == "rule pack null-block-id; no padding producer found"
+    assert p["convention"]["chains"] == []
+
+
+def test_configured_convention_is_config():
+    params = conventions(PROJECTS / "configured")
+    p = params[("sg/ops.py", "gather_req_kernel", "state_indices")]
+    assert p["source"] == "config"
+    assert (p["convention"]["name"], p["convention"]["invalid"], p["convention"]["real_min"]) == ("EMPTY_SLOT", [-1], 0)
+
+
+def test_constexpr_sentinel_bound_through_wrapper_default_is_resolved():
+    # mamba_pad_slot: `state_idx == pad_slot_id` with pad_slot_id bound to PAD_SLOT_ID (-1) by the wrapper's
+    # default and the tensor padded with -1: right, not reported (see test_exact_findings).  The same guard with
+    # the tensor padded with NULL_BLOCK_ID is reported, and only the launch-bound one (null_block_id) is right.
+    _, doc = check_json(PROJECTS / "constexpr_null_block")
+    assert {d["line"] for d in doc["diagnostics"]} == {14}
+    assert not doc["diagnostics"][0]["fixable"]
+
+
+def test_test_directories_do_not_produce_conventions():
+    params = conventions(PROJECTS / "with_tests")
+    p = params[("kv/cache.py", "store_kv_kernel", "slot_mapping")]
+    assert p["source"] == "inferred" and p["convention"]["invalid"] == [-1]
+    assert all(not e["path"].startswith("kv/tests/") for chain in p["convention"]["chains"] for e in chain)
+
+
+def test_test_directories_count_when_infer_exclude_is_emptied(tmp_path):
+    root = copy_tree(PROJECTS / "with_tests", tmp_path / "with_tests")
+    with open(root / "pyproject.toml", "a", encoding="utf-8") as fh:
+        fh.write("\n[tool.sentinel-lint]\ninfer-exclude = []\n")
+    _, doc = check_json(root)
+    assert ("kv/cache.py", 10, "SL003") in found(doc, with_path=True)
+    assert "0 at kv/tests/test_cache.py:9" in doc["diagnostics"][0]["message"]
+
+
+def test_no_infer_falls_back_to_pack():
+    _, doc = check_json("--no-infer", PROJECTS / "mamba_pad_slot")
+    msgs = [d["message"] for d in doc["diagnostics"]]
+    assert msgs and all("inference off" in m for m in msgs)
