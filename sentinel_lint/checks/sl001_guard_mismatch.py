@@ -176,7 +176,8 @@ repair, are reported without a fix.
         problem += self._where(conv, roots, ctx)
         positions = ctx.positions
         def_line = ctx.def_line(site.function)
-        spans = positions.atom(def_line, atom_src.cmp_index, atom_src.pair) if positions else None
+        spans = (positions.atom(def_line, atom_src.cmp_index, atom_src.pair, atom_src.left.text, atom_src.right.text)
+                 if positions else None)
         edits, unfixable = (), ""
         if fix is not None and spans is not None:
             old = atoms[fix.atom]

@@ -232,7 +232,7 @@ class _FactsVisitor(ast.NodeVisitor):
                 self._default(qual, arg.arg, default)
         if not info.is_kernel:  # kernel bodies are device code: the kernel analysis reads them, not this pass
             self.function_depth += 1
-            self.types.append(self.learn_types(node, class_name))
+            self.types.append(self.initial_types(node, class_name))
             for stmt in node.body:
                 self.visit(stmt)
             self.types.pop()
@@ -313,50 +313,37 @@ class _FactsVisitor(ast.NodeVisitor):
             name, base = f"{base.attr}.{name}", base.value
         owner = None
         if isinstance(base, ast.Name):
-            owner = self.types[-1].get(base.id) if self.types else None
+            owner = self.type_of(base.id)
             if owner:
                 self.facts.typed_fields.add((owner, name))
         return field_key(name, owner, write)
 
-    def learn_types(self, node, class_name: str | None) -> dict[str, str]:
-        """What the function's own text says about its locals' classes (flow-insensitive, one class only)."""
-        found: dict[str, dict[str, int]] = {}
-
-        def add(var: str, cls: str | None, rank: int = 0) -> None:
-            # isinstance() narrows an annotation (``x: AttentionMetadata`` then ``isinstance(x, Mamba2...)``)
-            if cls:
-                found.setdefault(var, {})[cls] = max(rank, found.get(var, {}).get(cls, 0))
-
+    # -- what the code says about a local's class, learnt in order as the body is visited ------------------------
+    def initial_types(self, node, class_name: str | None) -> dict[str, dict[str, int]]:
+        env: dict[str, dict[str, int]] = {}
         args = node.args
         for arg in args.posonlyargs + args.args + args.kwonlyargs:
-            add(arg.arg, class_of_annotation(arg.annotation))
-        if class_name and (args.posonlyargs + args.args):
-            first = (args.posonlyargs + args.args)[0].arg
-            if first == "self":
-                add(first, class_name)
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Call) and dotted(sub.func) == "isinstance" and len(sub.args) == 2 and isinstance(
-                sub.args[0], ast.Name
-            ):
-                classes = sub.args[1].elts if isinstance(sub.args[1], ast.Tuple) else [sub.args[1]]
-                for cls in classes:
-                    add(sub.args[0].id, class_of_annotation(cls), 2)
-            elif isinstance(sub, ast.AnnAssign) and isinstance(sub.target, ast.Name):
-                add(sub.target.id, class_of_annotation(sub.annotation))
-            elif isinstance(sub, ast.Assign) and len(sub.targets) == 1 and isinstance(sub.targets[0], ast.Name):
-                if isinstance(sub.value, ast.Call):
-                    callee = dotted(sub.value.func) or ""
-                    if callee.rsplit(".", 1)[-1][:1].isupper():
-                        add(sub.targets[0].id, callee.rsplit(".", 1)[-1], 1)
-                    elif callee.endswith("cast") and sub.value.args:
-                        add(sub.targets[0].id, class_of_annotation(sub.value.args[0]), 1)
-        out = {}
-        for var, ranked in found.items():
-            best = max(ranked.values())
-            top = [cls for cls, rank in ranked.items() if rank == best]
-            if len(top) == 1:
-                out[var] = top[0]
-        return out
+            cls = class_of_annotation(arg.annotation)
+            if cls:
+                env[arg.arg] = {cls: 0}
+        positional = args.posonlyargs + args.args
+        if class_name and positional and positional[0].arg == "self":
+            env["self"] = {class_name: 3}
+        return env
+
+    def learn_type(self, var: str, cls: str | None, rank: int) -> None:
+        """Rank: annotation 0 < constructor or cast() 1 < isinstance() 2: a narrower statement wins."""
+        if cls and self.types:
+            ranked = self.types[-1].setdefault(var, {})
+            ranked[cls] = max(rank, ranked.get(cls, 0))
+
+    def type_of(self, var: str) -> str | None:
+        ranked = self.types[-1].get(var) if self.types else None
+        if not ranked:
+            return None
+        best = max(ranked.values())
+        top = [cls for cls, rank in ranked.items() if rank == best]
+        return top[0] if len(top) == 1 else None
 
     def _full_value(self, call: ast.Call):
         """The fill value of ``torch.full(...)``, ``torch.full_like(t, X)``, ``t.new_full(shape, X)``."""
@@ -468,10 +455,19 @@ class _FactsVisitor(ast.NodeVisitor):
         self._record_value(key, value, line)
 
     def visit_Assign(self, node: ast.Assign) -> None:
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Call):
+            callee = dotted(node.value.func) or ""
+            last = callee.rsplit(".", 1)[-1]
+            if last[:1].isupper():
+                self.learn_type(node.targets[0].id, last, 1)
+            elif last == "cast" and node.value.args:
+                self.learn_type(node.targets[0].id, class_of_annotation(node.value.args[0]), 1)
         for target in node.targets:
             self._assign(target, node.value, node.lineno)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if isinstance(node.target, ast.Name):
+            self.learn_type(node.target.id, class_of_annotation(node.annotation), 0)
         if node.value is not None:
             self._assign(node.target, node.value, node.lineno)
             if self.class_stack and self.function_depth == 0 and isinstance(node.target, ast.Name):
@@ -480,6 +476,12 @@ class _FactsVisitor(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
+        if isinstance(func, ast.Name) and func.id == "isinstance" and len(node.args) == 2 and isinstance(
+            node.args[0], ast.Name
+        ):
+            classes = node.args[1].elts if isinstance(node.args[1], ast.Tuple) else [node.args[1]]
+            if len(classes) == 1:
+                self.learn_type(node.args[0].id, class_of_annotation(classes[0]), 2)
         # ``t[a:b].fill_(X)`` / ``t.fill_(X)``
         if isinstance(func, ast.Attribute) and func.attr == "fill_" and node.args and (
             not isinstance(func.value, ast.Subscript) or is_padding_index(func.value.slice)

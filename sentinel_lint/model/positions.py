@@ -46,28 +46,45 @@ class SourcePositions:
                     self._char_col(node.end_lineno, node.end_col_offset))
 
     def compares(self, def_line: int) -> list[ast.Compare]:
+        """The function's comparisons in a pre-order walk over fields in declaration order (as indexflow numbers
+        them on libcst)."""
         if def_line not in self._compares:
             if self._tree is None:
                 self._tree = ast.parse(self.text)
             found: list[ast.Compare] = []
             for node in ast.walk(self._tree):
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno == def_line:
-                    for stmt in node.body:
-                        found += [n for n in ast.walk(stmt) if isinstance(n, ast.Compare)]
+                    stack = list(reversed(node.body))
+                    while stack:
+                        current = stack.pop()
+                        if isinstance(current, ast.Compare):
+                            found.append(current)
+                        stack.extend(reversed(list(ast.iter_child_nodes(current))))
                     break
-            # source order with enclosing comparisons first: the order libcst's pre-order walk gives
-            found.sort(key=lambda n: (n.lineno, n.col_offset, -n.end_lineno, -n.end_col_offset))
             self._compares[def_line] = found
         return self._compares[def_line]
 
-    def atom(self, def_line: int, cmp_index: int, pair: int) -> AtomSpans | None:
+    def _segment(self, node: ast.AST) -> str:
+        return "".join((ast.get_source_segment(self.text, node) or "").split()).strip("()")
+
+    def atom(self, def_line: int, cmp_index: int, pair: int, left_text: str = "", right_text: str = "") -> AtomSpans | None:
         compares = self.compares(def_line)
-        if cmp_index >= len(compares):
-            return None
-        node = compares[cmp_index]
+        wanted = ("".join(left_text.split()).strip("()"), "".join(right_text.split()).strip("()"))
+
+        def matches(node: ast.Compare) -> bool:
+            operands = [node.left, *node.comparators]
+            if pair + 1 >= len(operands):
+                return False
+            return not left_text or (self._segment(operands[pair]), self._segment(operands[pair + 1])) == wanted
+
+        node = compares[cmp_index] if cmp_index < len(compares) else None
+        if node is None or not matches(node):
+            # The two walks disagree (a dict literal or keyword order): find the comparison by its text instead.
+            candidates = [n for n in compares if matches(n)]
+            if len(candidates) != 1:
+                return None
+            node = candidates[0]
         operands = [node.left, *node.comparators]
-        if pair + 1 >= len(operands):
-            return None
         left, right = self._span(operands[pair]), self._span(operands[pair + 1])
         op = self._operator_between(left, right)
         if op is None:
