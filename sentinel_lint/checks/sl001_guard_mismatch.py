@@ -1,6 +1,8 @@
 """SL001: a guard on a block/state index disagrees with the padding its tensor really gets."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..config import not_an_index_name
 from ..diagnostics import Diagnostic, Edit, Fix
 from ..model.conventions import Convention
@@ -120,9 +122,8 @@ repair, are reported without a fix.
                 if not_an_index_name(index_side.text):
                     continue  # `chunk_offset == 0`, `seq_len > 0`: a count or offset, whatever it was loaded from
                 roots = set()
-                for origin in index_side.origins:
-                    if origin[0] == "load":
-                        roots |= resolver.roots(fn_key, origin)
+                for origin in index_side.origins:  # loads here, or parameters a calling kernel loaded
+                    roots |= resolver.roots(fn_key, origin)
                 if not roots:
                     continue
                 conv = resolver.convention_for_roots(roots)
@@ -217,7 +218,12 @@ repair, are reported without a fix.
             return f", written at {producer.path}:{producer.line}"
         params = ", ".join(sorted({r[2] for r in roots}))
         if conv.source == "config":
-            return f" (convention for `{params}` set in {conv.origin})"
+            origin = conv.origin
+            try:
+                origin = str(Path(origin).resolve().relative_to(ctx.settings.root.resolve()))
+            except (ValueError, OSError):
+                pass
+            return f" (convention for `{params}` set in {origin})"
         if conv.source == "project":
             return f" (`{params}`: {conv.origin})"
         return f" ({conv.origin} for `{params}`)"

@@ -218,8 +218,12 @@ class _FactsVisitor(ast.NodeVisitor):
             kernel_decorators=[ast.unparse(d) for d in node.decorator_list],
         )
         if info.is_kernel:
-            info.worth_flow = any(_may_guard(n) or (isinstance(n, ast.Return) and n.value is not None)
-                                  for stmt in node.body for n in ast.walk(stmt))
+            # A kernel is worth a flow analysis if it may hold a guard, returns a value (a load helper), or calls
+            # another function by a bare name (a helper that may hold the guard for it).
+            info.worth_flow = any(
+                _may_guard(n) or (isinstance(n, ast.Return) and n.value is not None)
+                or (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id not in _BUILTIN_CALLS)
+                for stmt in node.body for n in ast.walk(stmt))
         self.facts.functions.append(info)
         if class_name is not None:
             self.facts.classes.setdefault(class_name, []).append(node.name)
@@ -283,6 +287,11 @@ class _FactsVisitor(ast.NodeVisitor):
         """("node", key) for a tensor-ish reference, ("const", ref) for a constant, else None."""
         if isinstance(expr, ast.Starred):
             return None
+        if isinstance(expr, ast.Call) and self._writes_padding(expr):
+            # Meta(state_indices=torch.full(..., PAD)): the padded tensor exists only as this argument
+            key = node_key(self.qual, f"<arg@{expr.lineno}:{expr.col_offset}>")
+            self._record_value(key, expr, expr.lineno)
+            return ("node", key)
         ref = const_ref(expr)
         if isinstance(ref, int) or (ref is not None and not isinstance(expr, (ast.Name, ast.Attribute))):
             return ("const", ref)
@@ -344,6 +353,10 @@ class _FactsVisitor(ast.NodeVisitor):
         best = max(ranked.values())
         top = [cls for cls, rank in ranked.items() if rank == best]
         return top[0] if len(top) == 1 else None
+
+    def _writes_padding(self, call: ast.Call) -> bool:
+        last = (dotted(call.func) or "").rsplit(".", 1)[-1]
+        return self._full_value(call) is not None or last in ("where", "pad")
 
     def _full_value(self, call: ast.Call):
         """The fill value of ``torch.full(...)``, ``torch.full_like(t, X)``, ``t.new_full(shape, X)``."""
@@ -514,6 +527,8 @@ class _FactsVisitor(ast.NodeVisitor):
             self.visit(node.value)
 
 
+_BUILTIN_CALLS = frozenset({"range", "len", "min", "max", "int", "float", "bool", "abs", "print", "isinstance",
+                            "tuple", "list", "static_range", "zip", "enumerate"})
 SENTINEL_WORDS = ("pad", "null", "sentinel", "invalid", "placeholder", "empty", "dummy", "unused")
 
 

@@ -178,11 +178,8 @@ class Resolver:
         return result
 
     def convention_for_roots(self, roots: set[Root]) -> Convention | None:
-        """The convention guards on values from ``roots`` must follow.  A parameter that inferred padding reaches
-        with different sentinels is reported once (SL003) rather than through every guard on it."""
+        """The convention guards on values from ``roots`` must follow (the union when several reach them)."""
         params = [self.param_convention(r) for r in sorted(roots)]
-        if any(p.mixed and p.status == "inferred" for p in params):
-            return None
         conventions = [p.convention for p in params if p.convention]
         if not conventions:
             return None

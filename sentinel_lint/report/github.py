@@ -13,9 +13,9 @@ def _escape_prop(s: str) -> str:
 def emit(result, **_) -> str:
     out = []
     for e in result.errors:
-        out.append(f"::error file={_escape_prop(e.path)},line={e.line},col={e.col + 1},title=E902::{_escape_data(e.reason)}")
+        out.append(f"::error file={_escape_prop(e.path)},line={max(e.line, 1)},col={e.col + 1},title=E902::{_escape_data(e.reason)}")
     for d in result.diagnostics:
-        props = f"file={_escape_prop(d.path)},line={d.line},col={d.col + 1}"
+        props = f"file={_escape_prop(d.path)},line={max(d.line, 1)},col={d.col + 1}"
         if d.end_line:
             props += f",endLine={d.end_line},endColumn={d.end_col + 1}"
         out.append(f"::error {props},title={_escape_prop(d.code)}::{_escape_data(d.code + ' ' + d.message)}")

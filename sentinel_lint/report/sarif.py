@@ -12,14 +12,17 @@ SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 def _location(path: str, line: int, col: int | None = None, end_line: int | None = None, end_col: int | None = None,
               message: str | None = None, ident: int | None = None) -> dict:
-    region = {"startLine": max(line, 1)}
-    if col is not None:
-        region["startColumn"] = col + 1
-    if end_line:
-        region["endLine"] = end_line
-        if end_col is not None:
-            region["endColumn"] = end_col + 1
-    loc = {"physicalLocation": {"artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"}, "region": region}}
+    physical: dict = {"artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"}}
+    if line and line > 0:  # an unknown line gets no region, rather than a made-up line 1
+        region = {"startLine": line}
+        if col is not None:
+            region["startColumn"] = col + 1
+        if end_line:
+            region["endLine"] = end_line
+            if end_col is not None:
+                region["endColumn"] = end_col + 1
+        physical["region"] = region
+    loc = {"physicalLocation": physical}
     if message:
         loc["message"] = {"text": message}
     if ident is not None:
@@ -44,19 +47,20 @@ def emit(result, **_) -> str:
     for d in result.diagnostics:
         item = {
             "ruleId": d.code,
-            "ruleIndex": codes.index(d.code) if d.code in codes else 0,
             "level": "error",
             "message": {"text": d.message},
-            "locations": [_location(d.path, d.line, d.col, d.end_line or d.line, d.end_col if d.end_line else None)],
+            "locations": [_location(d.path, max(d.line, 1), d.col, d.end_line or d.line, d.end_col if d.end_line else None)],
         }
+        if d.code in codes:
+            item["ruleIndex"] = codes.index(d.code)
         if d.related:
             item["relatedLocations"] = [
-                _location(e.path, e.line or 1, message=e.what + (" (linked by name)" if e.by_name else ""), ident=i)
+                _location(e.path, e.line, message=e.what + (" (linked by name)" if e.by_name else ""), ident=i)
                 for i, e in enumerate(d.related)
             ]
             item["codeFlows"] = [{
                 "threadFlows": [{
-                    "locations": [{"location": _location(e.path, e.line or 1, message=e.what)} for e in d.related]
+                    "locations": [{"location": _location(e.path, e.line, message=e.what)} for e in d.related]
                 }]
             }]
         if d.fix is not None:
@@ -74,7 +78,7 @@ def emit(result, **_) -> str:
     notifications = [{
         "level": "error",
         "message": {"text": e.reason},
-        "locations": [_location(e.path, e.line, e.col)],
+        "locations": [_location(e.path, max(e.line, 1), e.col)],
     } for e in result.errors]
     run = {
         "tool": {"driver": {
