@@ -40,7 +40,8 @@ class Diagnostic:
 
     @property
     def fixable(self) -> bool:
-        return self.fix is not None
+        """A safe fix exists (unsafe ones are applied only with --unsafe-fixes, as in ruff)."""
+        return self.fix is not None and self.fix.safe
 
     def sort_key(self):
         return (self.path, self.line, self.col, self.code, self.message)
@@ -55,6 +56,7 @@ class Diagnostic:
             "code": self.code,
             "message": self.message,
             "fixable": self.fixable,
+            "fix_available": self.fix is not None,
         }
         if self.fix is not None:
             out["fix"] = {

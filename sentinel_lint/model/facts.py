@@ -89,6 +89,7 @@ class ModuleFacts:
     triton_aliases: set[str] = field(default_factory=set)
     jit_aliases: set[str] = field(default_factory=set)
     class_bases: dict[str, list[str]] = field(default_factory=dict)
+    field_constants: dict[tuple[str, str], object] = field(default_factory=dict)  # (class, attr) -> ConstRef
     typed_fields: set[tuple[str, str]] = field(default_factory=set)  # (class, field) seen with a known class
     has_suppressions: bool = False
 
@@ -186,6 +187,7 @@ class _FactsVisitor(ast.NodeVisitor):
         self.function_depth = 0
         self._result_for: dict[int, str] = {}
         self.types: list[dict[str, str]] = []
+        self._synthetic: set[str] = set()
 
     # -- scopes -------------------------------------------------------------------------------------------------
     @property
@@ -290,7 +292,9 @@ class _FactsVisitor(ast.NodeVisitor):
         if isinstance(expr, ast.Call) and self._writes_padding(expr):
             # Meta(state_indices=torch.full(..., PAD)): the padded tensor exists only as this argument
             key = node_key(self.qual, f"<arg@{expr.lineno}:{expr.col_offset}>")
-            self._record_value(key, expr, expr.lineno)
+            if key not in self._synthetic:
+                self._synthetic.add(key)
+                self._record_value(key, expr, expr.lineno)
             return ("node", key)
         ref = const_ref(expr)
         if isinstance(ref, int) or (ref is not None and not isinstance(expr, (ast.Name, ast.Attribute))):
@@ -358,6 +362,13 @@ class _FactsVisitor(ast.NodeVisitor):
         last = (dotted(call.func) or "").rsplit(".", 1)[-1]
         return self._full_value(call) is not None or last in ("where", "pad")
 
+    def _const(self, expr: ast.AST):
+        """A constant reference, with ``self.X`` tied to the enclosing class (``torch.full(n, self.pad_slot_id)``)."""
+        ref = const_ref(expr)
+        if isinstance(ref, str) and ref.startswith("self.") and ref.count(".") == 1 and self.class_stack:
+            return ("field", self.class_stack[-1], ref[5:])
+        return ref
+
     def _full_value(self, call: ast.Call):
         """The fill value of ``torch.full(...)``, ``torch.full_like(t, X)``, ``t.new_full(shape, X)``."""
         if not isinstance(call, ast.Call) or not isinstance(call.func, (ast.Attribute, ast.Name)):
@@ -367,9 +378,9 @@ class _FactsVisitor(ast.NodeVisitor):
             return None
         for kw in call.keywords:
             if kw.arg == "fill_value":
-                return const_ref(kw.value)
+                return self._const(kw.value)
         if len(call.args) >= 2:
-            return const_ref(call.args[1])
+            return self._const(call.args[1])
         return None
 
     def _record_value(self, target_key: str, value: ast.AST, line: int) -> None:
@@ -446,7 +457,7 @@ class _FactsVisitor(ast.NodeVisitor):
         if isinstance(target, ast.Subscript):
             # ``t[n:] = X`` writes padding; ``t[:n] = src`` copies src's values into t.
             key = self.node_of(target.value, write=True)
-            ref = const_ref(value)
+            ref = self._const(value)
             named_constant = isinstance(ref, str) and ref.rsplit(".", 1)[-1].isupper()
             if key and (isinstance(ref, int) or named_constant) and is_padding_index(target.slice):
                 self.facts.producers.append(Producer(key, ref, line, ast.unparse(target)[:80] + " = "
@@ -461,6 +472,11 @@ class _FactsVisitor(ast.NodeVisitor):
             ref = const_ref(value)
             if ref is not None:
                 self.facts.constants[target.id] = ref
+        if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"
+                and self.class_stack):
+            ref = const_ref(value)
+            if ref is not None and not isinstance(value, ast.Attribute):
+                self.facts.field_constants[(self.class_stack[-1], target.attr)] = ref  # self.pad_slot_id = PAD_SLOT_ID
         key = self.node_of(target, write=True) if isinstance(target, (ast.Name, ast.Attribute)) else None
         if key is None:
             self.visit(value)
@@ -500,7 +516,7 @@ class _FactsVisitor(ast.NodeVisitor):
             not isinstance(func.value, ast.Subscript) or is_padding_index(func.value.slice)
         ):
             key = self.node_of(func.value, write=True)
-            ref = const_ref(node.args[0])
+            ref = self._const(node.args[0])
             if key and ref is not None:
                 self.facts.producers.append(Producer(key, ref, node.lineno, ast.unparse(node)[:120],
                                                      partial=isinstance(func.value, ast.Subscript)))
@@ -508,6 +524,12 @@ class _FactsVisitor(ast.NodeVisitor):
             dst, src = self.node_of(func.value, write=True), self.node_of(node.args[0])
             if dst and src:
                 self.facts.edges.append(Edge(src, dst, node.lineno, "copy_"))
+        if isinstance(func, ast.Attribute) and func.attr in ("append", "extend", "insert") and node.args:
+            # buffers.append(torch.full(...)): the list holds the tensor; buffers[i] reads it back
+            container = self.node_of(func.value, write=True)
+            item = self.operand(node.args[-1])
+            if container and item and item[0] == "node":
+                self.facts.edges.append(Edge(item[1], container, node.lineno, f".{func.attr}()"))
         is_launch = isinstance(func, ast.Subscript)
         callee = dotted(func.value if is_launch else func)
         if callee is not None and self.function_depth > 0 or (callee is not None and is_launch):

@@ -96,12 +96,13 @@ class FlowGraph:
             self.add_edge(key, f"f:{name}", here)
             self.add_edge(f"f:?{name}", key, here)
             seen, stack = set(), list(bases.get(owner, ()))
-            while stack:  # a subclass's field is also its bases' field
+            while stack:  # an object of a subclass has its bases' fields: one field, seen from both classes
                 parent = stack.pop()
                 if parent in seen:
                     continue
                 seen.add(parent)
                 self.add_edge(key, f"f:{parent}.{name}", Evidence("", 0, f"{owner} is a {parent}", True))
+                self.add_edge(f"f:{parent}.{name}", key, Evidence("", 0, f"{owner} is a {parent}", True))
                 stack.extend(bases.get(parent, ()))
         names = {name for _, name in typed}
         for module in self.project.modules.values():

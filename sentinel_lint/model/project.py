@@ -90,6 +90,15 @@ class Project:
         if isinstance(ref, int):
             return Resolved(ref, "", module.path)
         if isinstance(ref, tuple):
+            if ref[0] == "field":  # self.X of class C: its assignment in C, else the one class that sets X
+                _, owner, attr = ref
+                if (owner, attr) in module.field_constants:
+                    return self.resolve_const(module, module.field_constants[(owner, attr)], depth + 1)
+                found = [(m, m.field_constants[key]) for m in self.modules.values()
+                         for key in m.field_constants if key[1] == attr]
+                if len(found) == 1:
+                    return self.resolve_const(found[0][0], found[0][1], depth + 1)
+                return None
             if ref[0] == "neg":
                 inner = self.resolve_const(module, ref[1], depth + 1)
                 return Resolved(-inner.value, "-" + inner.name, inner.path) if inner else None
