@@ -264,6 +264,9 @@ def conventions(paths, config_file, rule_pack, sentinel, no_infer, select, ignor
         for chain in conv.chains[:3]:
             for i, e in enumerate(chain):
                 arrow = "  " if i == 0 else "  → "
+                if not e.path:  # a field link made by name, between two of the steps around it
+                    click.echo(f"    {arrow}(linked by field name: {e.what})")
+                    continue
                 loc = f"{e.path}:{e.line}" if e.line else e.path
                 click.echo(f"    {arrow}{loc}: {e.what}{' (by name)' if e.by_name else ''}")
         if len(conv.chains) > 3:

@@ -200,7 +200,7 @@ repair, are reported without a fix.
                 unfixable = "no single operator or constant change fixes this guard; review it by hand"
             message = f"{problem}; {unfixable}"
         safe = len(conv.invalid) == 1 or conv.source != "inferred"  # mixed padding: a human picks the sentinel
-        related = [e for chain in conv.chains[:2] for e in chain]
+        related = [e for chain in conv.chains[:2] for e in chain if e.path]  # by-name hops have no place
         start = spans.left if spans else None
         end = spans.right if spans else None
         return Diagnostic(

@@ -68,7 +68,7 @@ and the next change to either producer silently breaks the other path: this is h
                     producer = reach.chain[0]
                     label = f"{reach.name} ({value})" if reach.name else str(value)
                     parts.append(f"{label} at {producer.path}:{producer.line}")
-                    related += list(reach.chain)
+                    related += [e for e in reach.chain if e.path]
                 message = (f"kernel parameter `{param}` receives padding with different sentinels: "
                            + "; ".join(parts) + "; its guards must reject all of them")
                 yield Diagnostic(module.path, fn.line, fn.col, self.code, message, convention=pc.convention,
