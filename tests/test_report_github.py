@@ -30,7 +30,7 @@ LINE = re.compile(r"^::error file=(?P<file>[^,]+),line=(?P<line>\d+),col=(?P<col
 
 def cli(project: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "sentinel_lint", "check", "--no-cache", "--output-format", "github",
-                           *args], cwd=project, capture_output=True, text=True, timeout=120)
+                           *args], cwd=project, check=False, capture_output=True, text=True, timeout=120)
 
 
 def test_annotation_lines_from_a_real_run(tmp_path: Path):

@@ -73,7 +73,7 @@ def sarif_schema() -> dict:
 
 def run_sarif(project: Path, *paths: str) -> tuple[int, dict]:
     proc = subprocess.run([sys.executable, "-m", "sentinel_lint", "check", "--no-cache", "--output-format", "sarif",
-                           *(paths or (".",))], cwd=project, capture_output=True, text=True, timeout=120)
+                           *(paths or (".",))], cwd=project, check=False, capture_output=True, text=True, timeout=120)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
@@ -192,7 +192,8 @@ def test_parse_errors_are_tool_notifications(project: Path):
 def test_output_file_option_writes_the_same_document(project: Path):
     out = project / "report.sarif"
     proc = subprocess.run([sys.executable, "-m", "sentinel_lint", "check", "--no-cache", "--output-format", "sarif",
-                           "-o", str(out), "kern.py"], cwd=project, capture_output=True, text=True, timeout=120)
+                           "-o", str(out), "kern.py"], cwd=project, check=False, capture_output=True, text=True,
+                          timeout=120)
     assert proc.returncode == 1
     assert proc.stdout == ""
     doc = json.loads(out.read_text(encoding="utf-8"))

@@ -13,7 +13,8 @@ def _escape_prop(s: str) -> str:
 def emit(result, **_) -> str:
     out = []
     for e in result.errors:
-        out.append(f"::error file={_escape_prop(e.path)},line={max(e.line, 1)},col={e.col + 1},title=E902::{_escape_data(e.reason)}")
+        props = f"file={_escape_prop(e.path)},line={max(e.line, 1)},col={e.col + 1}"
+        out.append(f"::error {props},title=E902::{_escape_data(e.reason)}")
     for d in result.diagnostics:
         props = f"file={_escape_prop(d.path)},line={max(d.line, 1)},col={d.col + 1}"
         if d.end_line:

@@ -49,7 +49,8 @@ def emit(result, **_) -> str:
             "ruleId": d.code,
             "level": "error",
             "message": {"text": d.message},
-            "locations": [_location(d.path, max(d.line, 1), d.col, d.end_line or d.line, d.end_col if d.end_line else None)],
+            "locations": [_location(d.path, max(d.line, 1), d.col, d.end_line or d.line,
+                                    d.end_col if d.end_line else None)],
         }
         if d.code in codes:
             item["ruleIndex"] = codes.index(d.code)
