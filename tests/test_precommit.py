@@ -133,3 +133,53 @@ def test_check_fails_then_fix_rewrites_then_check_passes(project: Path, env: dic
     fix_again = try_repo(project, env, "sentinel-lint-fix")  # idempotent: nothing left to rewrite
     assert fix_again.returncode == 0, fix_again.stdout + fix_again.stderr
     assert kernel.read_text(encoding="utf-8") == fixed
+
+
+# -- docs/ci.md: the snippets a user copies ------------------------------------------------------------------------
+
+CI_DOC = (REPO_ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+
+
+def _yaml_blocks() -> list:
+    import re
+
+    import yaml
+
+    return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", CI_DOC, re.DOTALL)]
+
+
+def test_documented_pre_commit_config_is_valid(tmp_path: Path):
+    import yaml
+
+    config = next(b for b in _yaml_blocks() if isinstance(b, dict) and "repos" in b)
+    manifest = {h["id"] for h in yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())}
+    (hooks_repo,) = config["repos"]
+    assert [h["id"] for h in hooks_repo["hooks"]] == ["sentinel-lint-fix", "sentinel-lint"]
+    assert {h["id"] for h in hooks_repo["hooks"]} <= manifest
+    path = tmp_path / ".pre-commit-config.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    proc = subprocess.run([*_pre_commit(), "validate-config", str(path)], check=False, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_documented_workflow_commands_run(tmp_path: Path):
+    workflow = next(b for b in _yaml_blocks() if isinstance(b, dict) and "jobs" in b)
+    runs = [step["run"] for job in workflow["jobs"].values() for step in job["steps"]
+            if "run" in step and step["run"].startswith("sentinel-lint ")]
+    assert len(runs) == 2
+    uploads = [step for job in workflow["jobs"].values() for step in job["steps"]
+               if step.get("uses", "").startswith("github/codeql-action/upload-sarif@")]
+    assert uploads and uploads[0]["with"]["sarif_file"] == "sentinel-lint.sarif"
+    (tmp_path / "pyproject.toml").write_text("[tool.sentinel-lint]\n", encoding="utf-8")
+    (tmp_path / "k.py").write_text(BUGGY, encoding="utf-8")
+    for command in runs:
+        args = command.split()[1:]
+        proc = subprocess.run([sys.executable, "-m", "sentinel_lint", *args], cwd=tmp_path, check=False,
+                              capture_output=True, text=True, timeout=120)
+        if "--exit-zero" in args:
+            assert proc.returncode == 0, proc.stderr
+            assert (tmp_path / "sentinel-lint.sarif").read_text(encoding="utf-8").lstrip().startswith("{")
+        else:
+            assert proc.returncode == 1, proc.stderr
+            assert proc.stdout.startswith("::error file=k.py,line=9,col=8,")

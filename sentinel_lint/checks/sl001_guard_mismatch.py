@@ -91,9 +91,11 @@ compute-sanitizer cannot see it (the write stays inside the allocation); only a 
     fix_safety = """
 The fix changes one operator (`< 0` → `<= 0`, `>= 0` → `> 0`, `0 > idx` → `0 >= idx`) or one literal constant
 (`== -1` → `== 0`), keeping the guard's polarity, so padding rows take the branch they were meant to take.  It is
-marked safe when the convention is set explicitly or inferred from the code that writes the padding, and unsafe
-when it rests only on a rule pack's default.  Guards against named constants, or that no single change can
-repair, are reported without a fix.
+marked safe, and `sentinel-lint fix` applies it, when the convention is set explicitly, comes from a rule pack, or
+is inferred from producers that agree on one padding value; when no producer was found, the rule pack's default is
+used, so check that the pack describes your engine (`sentinel-lint conventions`).  It is marked unsafe, applied
+only with `--unsafe-fixes`, when producers pad the tensor with different values: a person must pick the sentinel.
+Guards against named constants, or that no single change can repair, are reported without a fix.
 """
     invalid = (
         Example(_NULL_BLOCK_BUG, "block 0 is the reserved null block: `< 0` lets it through"),
