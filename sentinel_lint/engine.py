@@ -211,7 +211,10 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
         digest = hashlib.blake2b(data, digest_size=20, key=display.encode()[-64:]).hexdigest()
         run_key.update(digest.encode())
         module = module_name_for(display)
-        if not (might_hold_kernel(data) or might_carry_indices(data, needles) or str(path) in explicit):
+        # Host code matters for the padding it writes and passes on; in tests and benchmarks (not inferred from)
+        # only kernels do.
+        host_relevant = settings.infer and settings.infers_from(display) and might_carry_indices(data, needles)
+        if not (might_hold_kernel(data) or host_relevant or str(path) in explicit):
             stats.files_skipped_by_prefilter += display in report_set
             skipped_paths[module] = (path, display)
             if display in report_set:
