@@ -261,14 +261,19 @@ def load_settings(paths: list[Path], *, config_file: Path | None = None, overrid
         if "real-min" in sentinel:
             conv_table["real-min"] = sentinel["real-min"]
         conv = _convention_from_table(conv_table, f"{where}: sentinel", "config", str(config_path or where))
+        if "params" in sentinel and (not isinstance(sentinel["params"], list)
+                                     or not all(isinstance(p, str) for p in sentinel["params"])):
+            raise ConfigError(f"{where}: sentinel: 'params' must be a list of name patterns")
         params = sentinel.get("params") or list(fallback.tensors[0].params if fallback.tensors else ["*"])
         explicit.insert(0, TensorRule(tuple(params), conv))
 
     select = set(_check_list_of_str(table.get("select", list(ALL_RULES)), "select", where))
     ignore = set(_check_list_of_str(table.get("ignore", []), "ignore", where))
-    for code in select | ignore:
-        if code not in ALL_RULES:
-            raise ConfigError(f"{where}: unknown rule {code!r}; known: {', '.join(ALL_RULES)}")
+    for key, codes in (("select", select), ("ignore", ignore)):
+        for code in codes:
+            if code not in ALL_RULES:
+                at = "command line" if key in (overrides or {}) else where
+                raise ConfigError(f"{at}: unknown rule {code!r} in {key}; known: {', '.join(ALL_RULES)}")
     exclude = _check_list_of_str(table.get("exclude", []), "exclude", where) + _check_list_of_str(
         table.get("extend-exclude", []), "extend-exclude", where)
     return Settings(

@@ -313,7 +313,8 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
             found.extend(rule.check(ctx))
         text = read_text() if (found or (facts.has_suppressions and "SL100" in settings.select)) else None
         if text is not None:
-            found = apply_suppressions(found, parse_suppressions(text), display, "SL100" in settings.select)
+            found = apply_suppressions(found, parse_suppressions(text), display, "SL100" in settings.select,
+                                       selected=settings.select)
         diagnostics.extend(found)
     diagnostics.sort(key=Diagnostic.sort_key)
     errors.sort(key=lambda e: (e.path, e.line))

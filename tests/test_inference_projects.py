@@ -83,7 +83,7 @@ def test_conventions_chain_through_field_alias_slice_apply_wrapper_launch():
         "gdn/layer.py:11: call forward(...) binds ssm_state_indices",
         "gdn/ops.py:42: call fused_recurrent(ssm_state_indices=...)",
         "gdn/ops.py:30: launch fused_recurrent_kernel(...) binds ssm_state_indices",
-        "gdn/ops.py:0: kernel fused_recurrent_kernel parameter ssm_state_indices",
+        "gdn/ops.py:8: kernel fused_recurrent_kernel parameter ssm_state_indices",
     ]
     q = params[("gdn/ops.py", "conv_update_kernel", "first_blocks")]
     assert chain_text(q) == [
@@ -92,7 +92,7 @@ def test_conventions_chain_through_field_alias_slice_apply_wrapper_launch():
         "gdn/layer.py:12: call conv_update(...) binds block_table",
         "gdn/ops.py:35: block_table[:, 0]",
         "gdn/ops.py:36: launch conv_update_kernel(first_blocks=...)",
-        "gdn/ops.py:0: kernel conv_update_kernel parameter first_blocks",
+        "gdn/ops.py:21: kernel conv_update_kernel parameter first_blocks",
     ]
 
 

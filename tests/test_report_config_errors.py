@@ -159,15 +159,11 @@ def test_command_line_errors(tmp_path: Path, args: list[str], fragment: str):
     assert_config_error(sentinel_lint(project, "check", "--no-cache", *args, "."), fragment)
 
 
-@pytest.mark.xfail(strict=True, reason="config.py does not check sentinel.params' type: a string is split into "
-                                       "one-character patterns (reported to the config owner)")
 def test_sentinel_params_must_be_a_list(tmp_path: Path):
     project = project_with(tmp_path, "sentinel = { value = 0, params = '*state_indices*' }\n")
     assert_config_error(sentinel_lint(project, "check", "--no-cache", "."), "params")
 
 
-@pytest.mark.xfail(strict=True, reason="an unknown rule given with --select is blamed on pyproject.toml "
-                                       "(reported to the config owner)")
 def test_command_line_errors_do_not_blame_pyproject(tmp_path: Path):
     project = project_with(tmp_path, "")
     proc = sentinel_lint(project, "check", "--no-cache", "--select", "SL999", ".")

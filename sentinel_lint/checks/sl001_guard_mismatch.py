@@ -71,6 +71,12 @@ def gather(out, block_tables, pool, num_blocks, D: tl.constexpr):
 
 
 
+def sentinel_window(conv: Convention, const: int) -> bool:
+    """A sentinel guard compares with a constant at the border between padding and real ids (``< 0``, ``<= 0``,
+    ``== -1``, ``< 1``); a constant far above it is a bound (``blk > 4096``) and rewriting it would be wrong."""
+    return min(conv.invalid) - 1 <= const <= max(conv.real_min, max(conv.invalid) + 1) + 1
+
+
 class GuardMismatch(Rule):
     code = "SL001"
     name = "sentinel-guard-mismatch"
@@ -138,6 +144,8 @@ Guards against named constants, or that no single change can repair, are reporte
                     # A guard against a named sentinel states the code's own convention; a rule pack's guess is
                     # no evidence against it (a producer or an explicit setting would be).
                     continue
+                if not sentinel_window(conv, const.value):
+                    break  # `blk > 4096`: a literal bound far from the padding, not a sentinel comparison
                 op = flip(atom.op) if swapped else atom.op
                 key = frozenset(roots)
                 groups.setdefault(key, {})[i] = IndexAtom(op, const.value, swapped, isinstance(const_side.const, int))

@@ -54,7 +54,7 @@ class FlowGraph:
         self.producer_filter = producer_filter or (lambda path: True)
         self.edges: dict[str, list[tuple[str, Evidence]]] = {}
         self.producers: list[tuple[str, Producer, ModuleFacts]] = []
-        self.kernel_params: dict[str, tuple[ModuleFacts, str, str]] = {}  # node -> (module, kernel, param)
+        self.kernel_params: dict[str, tuple[ModuleFacts, str, str, int]] = {}  # node -> (module, kernel, param, line)
         self.launches: list[tuple[ModuleFacts, str, int]] = []
         self._constructed: set[tuple[str, str]] = set()
         self._flows: dict[str, ParamFlow] | None = None
@@ -68,7 +68,8 @@ class FlowGraph:
         for module in list(project.modules.values()):
             for fn in module.kernels:
                 for param in fn.params:
-                    self.kernel_params[_global(module, f"v:{fn.qualname}:{param}")] = (module, fn.qualname, param)
+                    self.kernel_params[_global(module, f"v:{fn.qualname}:{param}")] = (module, fn.qualname, param,
+                                                                                        fn.line)
         for module in list(project.modules.values()):
             for edge in module.edges:
                 self.add_edge(_global(module, edge.src), _global(module, edge.dst),
@@ -191,8 +192,8 @@ class FlowGraph:
                         cursor = prev
                         names.append(cursor.rsplit(":", 1)[-1])
                     chain += reversed(steps)
-                    _, kernel, param = self.kernel_params[node]
-                    chain.append(Evidence(self.kernel_params[node][0].path, 0, f"kernel {kernel} parameter {param}"))
+                    kernel_module, kernel, param, def_line = self.kernel_params[node]
+                    chain.append(Evidence(kernel_module.path, def_line, f"kernel {kernel} parameter {param}"))
                     name = resolved.name.lstrip("-")
                     reach = Reach(resolved.value, name, producer.kind, tuple(chain), tuple(names))
                     flow = flows.setdefault(node, ParamFlow())
