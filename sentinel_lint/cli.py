@@ -14,7 +14,6 @@ from . import __version__
 from .checks import RULES
 from .config import ConfigError, available_packs, load_settings
 from .engine import run
-from .fix import FixError, fix_file, read_text, write_atomically
 from .report import EMITTERS
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -153,6 +152,8 @@ def check(paths, config_file, rule_pack, sentinel, no_infer, select, ignore, job
 def fix(paths, config_file, rule_pack, sentinel, no_infer, select, ignore, jobs, no_cache, cache_dir, show_diff,
         check_only, unsafe_fixes, quiet):
     """Rewrite wrong guards to the form the convention requires, changing nothing else."""
+    from .fix import FixError, fix_file, read_text, write_atomically  # libcst, needed only to fix
+
     started = time.perf_counter()
     try:
         paths, settings = _prepare(paths, config_file, rule_pack, sentinel, no_infer, select, ignore)

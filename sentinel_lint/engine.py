@@ -24,7 +24,7 @@ from .diagnostics import Diagnostic, FileError
 from .discovery import index_vocabulary, iter_python_files, might_carry_indices, might_hold_kernel
 from .model.facts import ModuleFacts, collect_facts
 from .model.flow import FlowGraph
-from .model.indexflow import FunctionAnalysis, analyze_functions
+from .model.sites import FunctionAnalysis
 from .model.project import Project, module_name_for
 from .model.resolve import ParamConvention, Resolver
 from .source import decode_source, split_lines
@@ -86,6 +86,7 @@ def analyse_source(data: bytes, path: str, module: str, digest: str) -> FileResu
     result.facts = facts
     wanted = [fn for fn in facts.kernels if fn.worth_flow]
     if wanted:
+        from .model.indexflow import analyze_functions  # libcst: only when a kernel is analysed
         lines = split_lines(text)
         result.analyses = analyze_functions(lines, wanted)
     return result
@@ -192,8 +193,24 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
     )
 
     cache = Cache(cache_dir)
+    # A run where no file changed (same paths, sizes and modification times, as ruff's cache assumes) and no
+    # setting changed returns the stored result without reading a file.
     run_key = hashlib.blake2b(repr((settings.fingerprint(), sorted(report_set), sorted(map(str, explicit))))
                               .encode(), digest_size=20)
+    for path, display in project_files:
+        try:
+            st = os.stat(path)
+        except OSError:
+            run_key.update(f"{display}:missing".encode())
+            continue
+        run_key.update(f"{display}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    run_key = run_key.hexdigest()
+    memo = cache.get_run(run_key)
+    if memo is not None:
+        memo.stats.elapsed = time.perf_counter() - started
+        memo.stats.files_parsed = 0
+        return memo
+
     results: dict[str, FileResult] = {}
     todo = []
     errors: list[FileError] = []
@@ -209,7 +226,6 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
             continue
         # Keyed by path and content: two files with the same bytes are still two modules.
         digest = hashlib.blake2b(data, digest_size=20, key=display.encode()[-64:]).hexdigest()
-        run_key.update(digest.encode())
         module = module_name_for(display)
         # Host code matters for the padding it writes and passes on; in tests and benchmarks (not inferred from)
         # only kernels do.
@@ -224,15 +240,6 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
             continue
         candidates.append((path, display, module, digest, data))
 
-    # Nothing changed since a run with the same settings: its result stands (a warm run parses and links nothing).
-    run_key = run_key.hexdigest()
-    if not errors:
-        memo = cache.get_run(run_key)
-        if memo is not None:
-            memo.stats.elapsed = time.perf_counter() - started
-            memo.stats.files_from_cache = len(candidates)
-            memo.stats.files_parsed = 0
-            return memo
     for item in candidates:
         cached = cache.get(item[3])
         if cached is not None and cached.path == item[1]:
@@ -320,8 +327,7 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
     errors.sort(key=lambda e: (e.path, e.line))
     stats.elapsed = time.perf_counter() - started
     result = RunResult(diagnostics, errors, stats, conventions)
-    if not errors:
-        cache.put_run(run_key, result)
+    cache.put_run(run_key, result)
     return result
 
 

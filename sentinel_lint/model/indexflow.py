@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import ast
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import libcst as cst
+
+from .sites import Atom, FunctionAnalysis, GuardSite, HelperCall, Operand
 
 Origins = frozenset  # of ("load"|"param", name)
 
@@ -30,50 +32,6 @@ _OPS = {
 }
 _CAST_METHODS = frozenset({"to", "cast"})
 _CAST_FUNCS = frozenset({"cast"})
-
-
-@dataclass
-class Operand:
-    origins: set  # value origins
-    const: object  # int literal, a (dotted) name, or None
-    text: str
-
-
-@dataclass
-class Atom:
-    left: Operand
-    op: str
-    right: Operand
-    cmp_index: int  # which comparison of the function, in source order (chained ones count once)
-    pair: int  # which operator of that (possibly chained) comparison
-    text: str
-
-
-@dataclass
-class GuardSite:
-    function: str
-    pred: tuple  # ("atom", i) | ("and", (...)) | ("or", (...)) | ("not", p) | ("unknown",)
-    atoms: list[Atom]
-    text: str
-    context: str  # if / while / where / mask / assign / return / expr
-
-
-@dataclass
-class HelperCall:
-    callee: str
-    args: list  # each: (value origins, pointer params)
-    kwargs: dict
-    line: int
-    result: str | None = None
-
-
-@dataclass
-class FunctionAnalysis:
-    qualname: str
-    params: list[str]
-    sites: list[GuardSite] = field(default_factory=list)
-    calls: list[HelperCall] = field(default_factory=list)
-    returns: tuple = (frozenset(), frozenset())
 
 
 class _State:

@@ -12,7 +12,7 @@ from ..config import Settings
 from .conventions import Convention, Evidence
 from .facts import ModuleFacts, looks_like_sentinel
 from .flow import FlowGraph, inferred_convention
-from .indexflow import FunctionAnalysis, Operand
+from .sites import FunctionAnalysis, Operand
 from .project import Project, Resolved
 
 Root = tuple  # (module dotted name, kernel qualname, parameter)
