@@ -397,6 +397,17 @@ def same(a: Path, b: Path) -> bool:
     return da == db and ea == eb
 
 
+def code_fingerprint() -> str:
+    """Hash of sentinel-lint's sources (the editable install can change under a long benchmark)."""
+    import hashlib
+    h = hashlib.sha256()
+    for f in sorted([*(REPO / "sentinel_lint").rglob("*.py"), *(REPO / "rules").glob("*.toml")]):
+        h.update(str(f.relative_to(REPO)).encode() + b"\0" + f.read_bytes())
+    head = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], check=False,
+                          capture_output=True, text=True).stdout.strip()
+    return f"{head or '?'} / sources {h.hexdigest()[:12]}"
+
+
 # -- one corpus ------------------------------------------------------------------------------------------------
 
 def bench_corpus(root: Path, label: str, args, tools: dict, scratch: Path, log=print) -> dict:
@@ -409,7 +420,8 @@ def bench_corpus(root: Path, label: str, args, tools: dict, scratch: Path, log=p
     out_dir.mkdir(parents=True)
     tree = describe_tree(root)
     log(f"\n== {label}: {root}  ({tree['py_files']} .py files, {tree['py_mb']:.1f} MB)  load {os.getloadavg()}")
-    results: dict = {"label": label, "root": str(root), "tree": tree, "load_before": os.getloadavg()}
+    results: dict = {"label": label, "root": str(root), "tree": tree, "load_before": os.getloadavg(),
+                     "code_before": code_fingerprint()}
     sl = tools["sentinel-lint"]
     common = ["check", "--output-format", "json", "--exit-zero", "-q"]
     ms: list[Measurement] = []
@@ -482,6 +494,10 @@ def bench_corpus(root: Path, label: str, args, tools: dict, scratch: Path, log=p
     results["checks"] = checks
     results["measurements"] = ms
     results["load_after"] = os.getloadavg()
+    results["code_after"] = code_fingerprint()
+    if results["code_after"] != results["code_before"]:
+        log(f"  WARNING: sentinel-lint's sources changed during the measurement: {results['code_before']} -> "
+            f"{results['code_after']}")
     if args.profile:
         results["profile"] = profile(sl, root, out_dir, log)
     return results
@@ -641,7 +657,10 @@ def write_results(path: Path, all_results: list[dict], info: dict, argv: list[st
                   f"by the byte prefilter, found {s.get('files_with_kernels')} files with kernels, "
                   f"{s.get('kernels')} kernels, {s.get('findings')} findings, {res['n_errors']} file errors"),
                   (f"- Load average before: {', '.join(f'{x:.2f}' for x in res['load_before'])}; after: "
-                  f"{', '.join(f'{x:.2f}' for x in res['load_after'])}"), "",
+                  f"{', '.join(f'{x:.2f}' for x in res['load_after'])}"),
+                  (f"- sentinel-lint code measured: {res['code_before']}" if res["code_after"] == res["code_before"]
+                   else f"- **sentinel-lint's sources changed during this corpus's measurement** "
+                        f"({res['code_before']} → {res['code_after']}); the numbers mix two versions"), "",
                   md_table(table_rows(res)), "",
                   (f"One cold run that also wrote the cache (the untimed run before the warm runs) took "
                   f"{res['populate_wall']:.2f} s."), ""]
