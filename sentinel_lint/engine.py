@@ -38,7 +38,6 @@ class FileResult:
     path: str
     digest: str
     facts: ModuleFacts | None = None
-    analyses: dict[str, FunctionAnalysis] = field(default_factory=dict)
     error: FileError | None = None
 
 
@@ -84,12 +83,26 @@ def analyse_source(data: bytes, path: str, module: str, digest: str) -> FileResu
     facts.digest = digest
     facts.has_suppressions = "sentinel-lint:" in text
     result.facts = facts
-    wanted = [fn for fn in facts.kernels if fn.worth_flow]
-    if wanted:
-        from .model.indexflow import analyze_functions  # libcst: only when a kernel is analysed
-        lines = split_lines(text)
-        result.analyses = analyze_functions(lines, wanted)
     return result
+
+
+def analyse_kernels(data: bytes, path: str, names: tuple[str, ...], functions) -> dict[str, FunctionAnalysis]:
+    """libcst index flow of the named jit functions of one file (those that can hold or feed a finding)."""
+    from .model.indexflow import analyze_functions  # libcst: only when a kernel is analysed
+
+    text, _ = decode_source(data, path)
+    wanted = [fn for fn in functions if fn.qualname in names]
+    return analyze_functions(split_lines(text), wanted) if text is not None and wanted else {}
+
+
+def _flow_work(item):
+    path, display, digest, names, functions = item
+    try:
+        return display, digest, names, analyse_kernels(path.read_bytes(), display, names, functions)
+    except (OSError, RecursionError):
+        return display, digest, names, {}
+    except Exception:  # a bug in the analyser must not lose the other files' results
+        return display, digest, names, {}
 
 
 def _work(item) -> FileResult:
@@ -252,6 +265,7 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
     for result in _parallel(todo, jobs, progress):
         results[result.path] = result
         cache.put(result.digest, result)
+    paths_of = {display: path for path, display in project_files}
     stats.files_parsed = len(todo)
 
     def load_on_demand(dotted: str) -> ModuleFacts | None:
@@ -273,12 +287,7 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
     modules = [r.facts for r in results.values() if r.facts is not None]
     project = Project(modules, loader=load_on_demand)
     graph = FlowGraph(project, settings.infers_from).build() if settings.infer else None
-    analyses = {}
-    for result in results.values():
-        if result.facts is None:
-            continue
-        for qualname, analysis in result.analyses.items():
-            analyses[(result.facts.module, qualname)] = analysis
+    analyses = _kernel_flows(project, graph, settings, results, paths_of, cache, jobs)
     resolver = Resolver(project, graph, analyses, settings)
     module_analyses: dict[str, dict[str, FunctionAnalysis]] = {}
     for (module_name, qualname), analysis in analyses.items():
@@ -331,18 +340,71 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
     return result
 
 
-def _parallel(todo, jobs: int | None, progress):
+def _needed_functions(project: Project, graph, settings: Settings) -> dict[str, set[str]]:
+    """module -> jit functions worth a libcst index flow: those with a parameter that is an index tensor by name
+    or that padding reaches, and every jit function they call (helpers may hold the guard)."""
+    needed: dict[str, set[str]] = {}
+    stack = []
+    for module in list(project.modules.values()):
+        for fn in module.kernels:
+            if not fn.worth_flow:
+                continue
+            if any(settings.is_index_param(p) or (graph is not None and graph.flow_for(module, fn.qualname, p))
+                   for p in fn.params):
+                stack.append((module, fn))
+    while stack:
+        module, fn = stack.pop()
+        names = needed.setdefault(module.module, set())
+        if fn.qualname in names:
+            continue
+        names.add(fn.qualname)
+        for callee in fn.called:
+            found = project.find_function(module, callee)
+            if found is None:
+                candidates = [(m, f) for m, f in project.functions_named(callee) if f.is_kernel]
+                found = candidates[0] if len(candidates) == 1 else None
+            if found is not None and found[1].is_kernel and found[1].worth_flow:
+                stack.append(found)
+    return needed
+
+
+def _kernel_flows(project, graph, settings, results, paths_of, cache, jobs) -> dict:
+    """Index flow of the functions that matter, cached per file content and function set, in workers."""
+    analyses: dict[tuple[str, str], FunctionAnalysis] = {}
+    todo = []
+    for module_name, names in sorted(_needed_functions(project, graph, settings).items()):
+        facts = project.modules[module_name]
+        names = tuple(sorted(names))
+        key = "flow-" + hashlib.blake2b(repr((facts.digest, names)).encode(), digest_size=20).hexdigest()
+        cached = cache.get(key)
+        if cached is not None:
+            for qualname, analysis in cached.items():
+                analyses[(module_name, qualname)] = analysis
+            continue
+        path = paths_of.get(facts.path)
+        if path is not None:
+            todo.append((path, facts.path, key, names, [f for f in facts.functions if f.qualname in names]))
+    modules_by_path = {m.path: m.module for m in project.modules.values()}
+    for display, key, names, result in _parallel(todo, jobs, None, worker=_flow_work):
+        cache.put(key, result)
+        for qualname, analysis in result.items():
+            analyses[(modules_by_path[display], qualname)] = analysis
+    return analyses
+
+
+def _parallel(todo, jobs: int | None, progress, worker=None):
+    worker = worker or _work
     jobs = jobs or os.cpu_count() or 1
     if jobs <= 1 or len(todo) < 8:
         for item in todo:
-            result = _work(item)
+            result = worker(item)
             if progress:
                 progress(1)
             yield result
         return
     chunk = max(1, min(16, len(todo) // (jobs * 4)))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
-        for result in pool.map(_work, todo, chunksize=chunk):
+        for result in pool.map(worker, todo, chunksize=chunk):
             if progress:
                 progress(1)
             yield result

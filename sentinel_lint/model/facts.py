@@ -34,6 +34,7 @@ class FunctionFacts:
     is_kernel: bool = False
     kernel_decorators: list[str] = field(default_factory=list)
     worth_flow: bool = False  # holds a comparison (a possible guard) or returns a value (a load helper)
+    called: tuple[str, ...] = ()  # functions it calls by bare name (possible @triton.jit helpers)
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,9 @@ class _FactsVisitor(ast.NodeVisitor):
                 _may_guard(n) or (isinstance(n, ast.Return) and n.value is not None)
                 or (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id not in _BUILTIN_CALLS)
                 for stmt in node.body for n in ast.walk(stmt))
+            info.called = tuple(sorted({n.func.id for stmt in node.body for n in ast.walk(stmt)
+                                        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                                        and n.func.id not in _BUILTIN_CALLS}))
         self.facts.functions.append(info)
         if class_name is not None:
             self.facts.classes.setdefault(class_name, []).append(node.name)
