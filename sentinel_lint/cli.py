@@ -259,7 +259,7 @@ def conventions(paths, config_file, rule_pack, sentinel, no_infer, select, ignor
         conv = pc.convention
         head = f"{pc.path}: {pc.kernel}({pc.param})"
         if conv is None:
-            click.echo(f"{head}: unknown ({pc.status})")
+            click.echo(f"{head}: {pc.status}")
             continue
         click.echo(f"{head}: {conv.summary()} [{pc.status}: {conv.origin}]")
         for chain in conv.chains[:3]:

@@ -286,7 +286,7 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
             errors.append(result.error)
     modules = [r.facts for r in results.values() if r.facts is not None]
     project = Project(modules, loader=load_on_demand)
-    graph = FlowGraph(project, settings.infers_from).build() if settings.infer else None
+    graph = FlowGraph(project, settings.infers_from, settings.is_index_param).build() if settings.infer else None
     analyses = _kernel_flows(project, graph, settings, results, paths_of, cache, jobs)
     resolver = Resolver(project, graph, analyses, settings)
     module_analyses: dict[str, dict[str, FunctionAnalysis]] = {}
@@ -308,8 +308,8 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
         for fn in facts.kernels:
             for param in fn.params:
                 pc = resolver.param_convention((facts.module, fn.qualname, param))
-                if pc.convention is not None and (pc.status != "pack" or settings.is_index_param(param)):
-                    conventions.append(pc)
+                if settings.is_index_param(param) or (pc.convention is not None and pc.status != "pack"):
+                    conventions.append(pc)  # index parameters always, "unknown" and why included
         if not facts.kernels:
             continue
         path = paths_by_display[display]

@@ -8,7 +8,7 @@ import pytest
 from helpers import PROJECTS, check_json, cli, copy_tree, found, project_markers
 
 PROJECT_NAMES = ["gdn_null_block", "mamba_pad_slot", "mixed", "constexpr_null_block", "broken_chain", "with_tests",
-                 "configured"]
+                 "configured", "multi_backend"]
 
 # (path, line) of a finding → text its message must contain (the producer it was judged against).
 CITES = {
@@ -20,6 +20,9 @@ CITES = {
     "broken_chain": {("lin/ops.py", 11): "(rule pack null-block-id; no padding producer found for `state_indices`)"},
     "configured": {("sg/ops.py", 12): "convention for `req_pool_indices` set in",
                    ("sg/ops.py", 14): "lets EMPTY_SLOT (-1) through"},
+    "multi_backend": {("eng/ops.py", 12): "lets PAD_SLOT_ID (-1) through as a real slot, written at eng/backend.py:11",
+                      ("eng/ops.py", 25): "lets 0 through as a real slot, written at eng/layer.py:14",
+                      ("eng/hardware/npu/npu_ops.py", 9): "written at eng/hardware/npu/npu_backend.py:8"},
     "mixed": {("engine/kernels.py", 6): "PAD_SLOT_ID (-1) at engine/runner.py:16; NULL_BLOCK_ID (0) at "
                                         "engine/runner.py:11"},
 }
@@ -162,3 +165,35 @@ def test_no_infer_falls_back_to_pack():
     _, doc = check_json("--no-infer", PROJECTS / "mamba_pad_slot")
     msgs = [d["message"] for d in doc["diagnostics"]]
     assert msgs and all("inference off" in m for m in msgs)
+
+
+def test_padding_written_for_one_accelerator_stays_with_its_backend():
+    """The NPU backend pads the shared metadata field with 0; generic code reads that field by name, so the 0 would
+    reach the generic kernel only through a by-name link out of NPU code: it does not, and no SL003 mix is made."""
+    params = conventions(PROJECTS / "multi_backend")
+    generic = params[("eng/ops.py", "_recurrent_kernel", "cache_indices")]
+    assert generic["source"] == "inferred" and generic["mixed"] == []
+    assert generic["convention"]["invalid"] == [-1]
+    assert not any("npu" in e["path"] for chain in generic["convention"]["chains"] for e in chain)
+    npu = params[("eng/hardware/npu/npu_ops.py", "_npu_kernel", "cache_indices")]
+    assert npu["convention"]["invalid"] == [0]
+    assert chain_text(npu)[0] == "eng/hardware/npu/npu_backend.py:8: mamba_indices[bs - num_padding:] = 0"
+
+
+def test_where_with_zeros_like_pads_the_rows_it_picks():
+    params = conventions(PROJECTS / "multi_backend")
+    p = params[("eng/ops.py", "short_conv_update", "state_indices")]
+    assert p["convention"]["invalid"] == [0]
+    assert chain_text(p)[0] == "eng/layer.py:14: torch.where(valid, state_indices, torch.zeros_like(state_indices))"
+
+
+def test_fields_are_linked_by_name_only_for_index_tensor_names():
+    """`CandidateBlocks(ids=F.pad(..., value=-1))` does not reach a kernel through some other object's `.ids`; with the
+    project split between -1 and 0 for this kind of tensor, the parameter stays unknown rather than take a pack's
+    guess."""
+    params = conventions(PROJECTS / "multi_backend")
+    p = params[("eng/ops.py", "page_kernel", "block_table")]
+    assert p["convention"] is None
+    assert p["source"] == "unknown: no padding producer found; this project pads this kind of tensor with -1/0 alike"
+    res = cli("conventions", "--no-cache", PROJECTS / "multi_backend")
+    assert "page_kernel(block_table): unknown: no padding producer found" in res.stdout

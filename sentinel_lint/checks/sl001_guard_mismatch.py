@@ -153,25 +153,10 @@ Guards against named constants, or that no single change can repair, are reporte
                 break
         for key, atoms in groups.items():
             conv = convs[key]
-            atoms = {i: a for i, a in atoms.items() if not self._filters_masked_lanes(site.atoms[i], a)}
-            if not atoms:
-                continue
             verdict = judge(site.pred, atoms, conv)
             if verdict is None or verdict.ok:
                 continue
             yield self._diagnostic(ctx, site, atoms, conv, verdict, key)
-
-    @staticmethod
-    def _filters_masked_lanes(atom_src, atom: IndexAtom) -> bool:
-        """``blk = tl.load(table + o, mask=m, other=-1)`` then ``blk >= 0``: the guard rejects the kernel's own
-        filler for masked lanes.  It is a lane filter, not a check of the host's padding, so it is not judged."""
-        index_side = atom_src.right if atom.swapped else atom_src.left
-        loads = [o for o in index_side.origins if o[0] == "load"]
-        if not loads or any(len(o) < 3 for o in loads):
-            return False
-        fillers = {o[2] for o in loads}
-        real_side = evaluate(("atom", 0), {0: atom}, max([atom.const, *fillers]) + 2)
-        return all(evaluate(("atom", 0), {0: atom}, f) != real_side for f in fillers)
 
     def _diagnostic(self, ctx, site, atoms, conv, verdict, roots) -> Diagnostic:
         fix = find_fix(site.pred, atoms, conv, verdict)

@@ -19,6 +19,7 @@ ALIAS_METHODS = frozenset(
      "repeat_interleave"}
 )
 FULL_FUNCS = frozenset({"full", "full_like", "new_full"})
+ZERO_FUNCS = frozenset({"zeros_like", "new_zeros"})
 TRITON_MODULE_HINTS = ("triton",)
 
 
@@ -402,8 +403,12 @@ class _FactsVisitor(ast.NodeVisitor):
                     ref = const_ref(branch)
                     if fill is None and isinstance(ref, int):
                         fill = ref
-                    if fill is not None:
-                        self.facts.producers.append(Producer(target_key, fill, line, ast.unparse(value)[:120]))
+                    if fill is None and isinstance(branch, ast.Call) and (
+                            (dotted(branch.func) or "").rsplit(".", 1)[-1] in ZERO_FUNCS):
+                        fill = 0  # torch.where(valid, idx, torch.zeros_like(idx))
+                    if fill is not None:  # only the rows the condition picks: padding, not initialisation
+                        self.facts.producers.append(Producer(target_key, fill, line, ast.unparse(value)[:120],
+                                                             partial=True))
                     else:
                         src = self.node_of(branch)
                         if src:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from .conventions import Convention, Evidence
 from .facts import ModuleFacts, Producer
+from .platforms import platform_of
 from .project import Project
 
 
@@ -49,9 +50,12 @@ def _describe_node(key: str) -> str:
 
 
 class FlowGraph:
-    def __init__(self, project: Project, producer_filter=None):
+    def __init__(self, project: Project, producer_filter=None, index_name=None):
         self.project = project
         self.producer_filter = producer_filter or (lambda path: True)
+        # Fields are linked by name only where the name says it holds an index tensor: `meta.state_indices` in one
+        # module and in another are likely one tensor, `x.ids` or `view.table` are not.
+        self.index_name = index_name or (lambda name: True)
         self.edges: dict[str, list[tuple[str, Evidence]]] = {}
         self.producers: list[tuple[str, Producer, ModuleFacts]] = []
         self.kernel_params: dict[str, tuple[ModuleFacts, str, str, int]] = {}  # node -> (module, kernel, param, line)
@@ -94,8 +98,9 @@ class FlowGraph:
         here = Evidence("", 0, "same field name", True)
         for owner, name in typed:
             key = f"f:{owner}.{name}"
-            self.add_edge(key, f"f:{name}", here)
-            self.add_edge(f"f:?{name}", key, here)
+            if self.index_name(name):
+                self.add_edge(key, f"f:{name}", here)
+                self.add_edge(f"f:?{name}", key, here)
             seen, stack = set(), list(bases.get(owner, ()))
             while stack:  # an object of a subclass has its bases' fields: one field, seen from both classes
                 parent = stack.pop()
@@ -112,7 +117,8 @@ class FlowGraph:
                     if key.startswith("f:?"):
                         names.add(key[3:])
         for name in names:
-            self.add_edge(f"f:?{name}", f"f:{name}", here)
+            if self.index_name(name):
+                self.add_edge(f"f:?{name}", f"f:{name}", here)
 
     def _bind_call(self, module: ModuleFacts, call) -> None:
         callees = self.project.resolve_callee(module, call.callee, call.class_name)
@@ -177,6 +183,7 @@ class FlowGraph:
             if producer.kind == "pad" and resolved.value == 0 and not producer.partial and not resolved.name:
                 continue  # torch.full(..., 0) / t.fill_(0) on a whole tensor initialises; it does not pad rows
             origin = Evidence(module.path, producer.line, producer.what)
+            platform = platform_of(module.path)
             parents: dict[str, tuple[str, Evidence] | None] = {start: None}
             queue = deque([start])
             while queue:
@@ -201,6 +208,11 @@ class FlowGraph:
                 if node != start and producer.kind == "pad" and node in repadded:
                     continue
                 for nxt, evidence in self.edges.get(node, ()):
+                    if platform is not None and evidence.by_name and evidence.path \
+                            and platform_of(evidence.path) != platform:
+                        # Host code for one accelerator fills its own metadata objects: a field of the same name
+                        # read by code for another accelerator, or by generic code, is another object.
+                        continue
                     if nxt not in parents:
                         parents[nxt] = (node, evidence)
                         queue.append(nxt)

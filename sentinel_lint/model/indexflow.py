@@ -84,6 +84,7 @@ class _FunctionAnalyzer:
         self._calls: dict[int, HelperCall] = {}
         self._returns_vals: frozenset = frozenset()
         self._returns_ptrs: frozenset = frozenset()
+        self._stores: set[str] = set()
 
     def run(self) -> FunctionAnalysis:
         state = _State({p: frozenset({("param", p)}) for p in self.params}, {p: frozenset({p}) for p in self.params})
@@ -91,6 +92,7 @@ class _FunctionAnalyzer:
         self.result.sites = list(self._sites.values())
         self.result.calls = list(self._calls.values())
         self.result.returns = (self._returns_vals, self._returns_ptrs)
+        self.result.stores_through = frozenset(self._stores)
         return self.result
 
     # -- statements ---------------------------------------------------------------------------------------------
@@ -162,6 +164,10 @@ class _FunctionAnalyzer:
                 state.vals[name] = frozenset()
         elif isinstance(node, cst.Expr):
             self.scan(node.value, state, "expr")
+            call = node.value
+            if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.args and (
+                    call.func.attr.value == "store" or call.func.attr.value.startswith("atomic_")):
+                self._stores |= self.eval(call.args[0].value, state)[1]
         elif isinstance(node, cst.Return) and node.value is not None:
             self.scan(node.value, state, "return")
             vals, ptrs = self.eval(node.value, state)
@@ -210,14 +216,6 @@ class _FunctionAnalyzer:
             if last == "load" and isinstance(func, cst.Attribute) and node.args:
                 ptr_arg = next((a for a in node.args if a.keyword and a.keyword.value == "pointer"), node.args[0])
                 _, ptrs = self.eval(ptr_arg.value, state)
-                # tl.load(p, mask=m, other=-1): masked-out lanes read the kernel's own filler, recorded so that a
-                # guard rejecting it is known to filter lanes, not host padding.
-                other_arg = next((a for a in node.args if a.keyword and a.keyword.value == "other"), None)
-                if other_arg is None and len(args) >= 3:
-                    other_arg = args[2]
-                other = _int_of(other_arg.value) if other_arg is not None else None
-                if other is not None:
-                    return frozenset(("load", p, other) for p in ptrs), empty
                 return frozenset(("load", p) for p in ptrs), empty
             if isinstance(func, cst.Attribute) and func.attr.value in _CAST_METHODS:
                 inner = self.eval(func.value, state)  # idx.to(tl.int64)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, replace
 from ..config import Settings
 from .conventions import Convention, Evidence
 from .facts import ModuleFacts, looks_like_sentinel
-from .flow import FlowGraph, inferred_convention
+from .flow import FlowGraph, Reach, inferred_convention
 from .sites import FunctionAnalysis, Operand
+from .platforms import platform_distance
 from .project import Project, Resolved
 
 Root = tuple  # (module dotted name, kernel qualname, parameter)
@@ -37,7 +38,7 @@ class Resolver:
         self.settings = settings
         self._callers: dict[tuple[str, str], list] = {}
         self._conventions: dict[Root, ParamConvention] = {}
-        self._group_defaults: dict[int, Convention] | None = None
+        self._group_pads: dict[int, list] | None = None
         self._link_helpers()
 
     def _link_helpers(self) -> None:
@@ -97,46 +98,57 @@ class Resolver:
         flow = self.graph.flow_for(module, kernel, param)
         if flow is None:
             return []
-        pads = [r for r in flow.pads if any(settings.is_index_param(n) for n in r.names)]
-        if pads:
-            # The most direct evidence wins: a chain that needs more links made only by a shared field name
-            # (objects of unknown class) yields to one that needs fewer.
-            weakest = min(sum(e.by_name for e in r.chain) for r in pads)
-            pads = [r for r in pads if sum(e.by_name for e in r.chain) == weakest]
-        return pads
+        pads = []
+        for r in flow.pads:
+            distance = platform_distance(r.chain[0].path, module.path)
+            if distance is not None and any(settings.is_index_param(n) for n in r.names):
+                pads.append(((distance, sum(e.by_name for e in r.chain)), r))
+        if not pads:
+            return []
+        # The most direct evidence wins: padding written by host code for one accelerator yields to generic host
+        # code for a kernel they share, then a chain that needs more links made only by a shared field name
+        # (objects of unknown class) yields to one that needs fewer.
+        best = min(strength for strength, _ in pads)
+        return [r for strength, r in pads if strength == best]
 
-    def _project_default(self, param: str) -> Convention | None:
+    def _project_default(self, param: str, kernel_path: str) -> Convention | str | None:
         """Where no producer reaches a parameter: the padding this project writes for the same kind of tensor
         (the rule-pack group the name falls in) elsewhere, if all of it agrees.  An engine that pads its state
-        indices with -1 everywhere we can see is not judged by another engine's 0."""
-        if self._group_defaults is None:
-            self._group_defaults = {}
-            votes: dict[int, dict[frozenset, list]] = {}
+        indices with -1 is not judged by another engine's 0.  The value most of the project's producers write wins (a
+        strict majority of their places, or nothing); only padding written by generic host code (or host code for
+        the kernel's own accelerator) counts: this is already a guess."""
+        group = self._group_of(param)
+        if group is None:
+            return None
+        if self._group_pads is None:
+            self._group_pads = {}
             for module in list(self.project.modules.values()):
                 for fn in module.kernels:
                     for p in fn.params:
-                        group = self._group_of(p)
-                        if group is None or self.settings.explicit_for(p) is not None:
-                            continue
-                        pads = self._inferred_pads(module, fn.qualname, p)
-                        if pads:
-                            values = frozenset(r.value for r in pads)
-                            votes.setdefault(group, {}).setdefault(values, []).extend(pads)
-            for group, by_values in votes.items():
-                # The one padding value every inferred parameter of this kind receives (mixed ones included).
-                common = frozenset.intersection(*by_values)
-                if len(common) == 1:
-                    values = common
-                    pads = [r for rs in by_values.values() for r in rs if r.value in common]
-                    fallback = self.settings.fallback.tensors[group].convention
-                    conv = inferred_convention(pads[:1], fallback.real_min)
-                    first = pads[0].chain[0]
-                    self._group_defaults[group] = replace(
-                        conv, invalid=values, source="project",
-                        origin=f"no padding producer found; this project pads this kind of tensor with "
-                               f"{'/'.join(str(v) for v in sorted(values))} elsewhere, e.g. {first.path}:{first.line}")
-        group = self._group_of(param)
-        return self._group_defaults.get(group) if group is not None else None
+                        g = self._group_of(p)
+                        if g is not None and self.settings.explicit_for(p) is None:
+                            self._group_pads.setdefault(g, []).extend(self._inferred_pads(module, fn.qualname, p))
+        sites: dict[tuple[str, int], Reach] = {}
+        for r in self._group_pads.get(group, ()):
+            if platform_distance(r.chain[0].path, kernel_path) == 0:
+                sites.setdefault((r.chain[0].path, r.chain[0].line), r)
+        by_value: dict[int, list[Reach]] = {}
+        for r in sites.values():
+            by_value.setdefault(r.value, []).append(r)
+        if not by_value:
+            return None
+        value, pads = max(by_value.items(), key=lambda item: (len(item[1]), -item[0]))
+        if 2 * len(pads) <= len(sites):  # the project is split: a pack's guess would only pick a side
+            values = "/".join(str(v) for v in sorted(by_value))
+            return f"unknown: no padding producer found; this project pads this kind of tensor with {values} alike"
+        pads.sort(key=lambda r: (r.chain[0].path, r.chain[0].line))
+        fallback = self.settings.fallback.tensors[group].convention
+        first = pads[0].chain[0]
+        share = f" at {len(pads)} of {len(sites)} places" if len(pads) < len(sites) else ""
+        return replace(
+            inferred_convention(pads[:1], fallback.real_min), source="project",
+            origin=f"no padding producer found; this project pads this kind of tensor with {value}{share} "
+                   f"elsewhere, e.g. {first.path}:{first.line}")
 
     def _group_of(self, param: str) -> int | None:
         fallback = self.settings.fallback
@@ -160,14 +172,23 @@ class Resolver:
             mixed = sorted(seen.items())
         explicit = settings.explicit_for(param)
         fallback = settings.fallback_for(param)
-        project_default = None if (explicit or pads) else self._project_default(param)
+        analysis = self.analyses.get((module_name, kernel))
+        # A tensor the kernel writes itself (a running block column, a counter) holds what the kernel computed, not
+        # host padding: a guess by its name (pack or project default) says nothing about it.
+        kernel_owned = analysis is not None and param in analysis.stores_through
+        project_default = None if (explicit or pads or kernel_owned) else self._project_default(param, module.path)
         if explicit is not None:
             result = ParamConvention(module.path, kernel, param, explicit, "config", mixed)
         elif pads:
             conv = inferred_convention(pads, fallback.real_min if fallback else None)
             result = ParamConvention(module.path, kernel, param, conv, "inferred", mixed)
+        elif isinstance(project_default, str):
+            result = ParamConvention(module.path, kernel, param, None, project_default, [])
         elif project_default is not None:
             result = ParamConvention(module.path, kernel, param, project_default, "project", [])
+        elif kernel_owned:
+            result = ParamConvention(module.path, kernel, param, None,
+                                     "unknown: no padding producer found and the kernel writes this tensor itself", [])
         elif fallback is not None:
             why = "no padding producer found" if settings.infer else "inference off"
             result = ParamConvention(module.path, kernel, param, replace(fallback, origin=f"{fallback.origin}; {why}"),

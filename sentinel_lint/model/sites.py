@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-Origins = frozenset  # of ("load", param[, other]) | ("param", name)
+Origins = frozenset  # of ("load", param) | ("param", name)
 
 
 @dataclass
@@ -51,3 +51,4 @@ class FunctionAnalysis:
     sites: list[GuardSite] = field(default_factory=list)
     calls: list[HelperCall] = field(default_factory=list)
     returns: tuple = (frozenset(), frozenset())
+    stores_through: frozenset = frozenset()  # pointer parameters the function writes with tl.store / tl.atomic_*
