@@ -96,13 +96,16 @@ def analyse_kernels(data: bytes, path: str, names: tuple[str, ...], functions) -
 
 
 def _flow_work(item):
-    path, display, digest, names, functions = item
+    """(display path, cache key, index flows, error or None) for one file's needed jit functions."""
+    path, display, key, names, functions = item
     try:
-        return display, digest, names, analyse_kernels(path.read_bytes(), display, names, functions)
-    except (OSError, RecursionError):
-        return display, digest, names, {}
-    except Exception:  # a bug in the analyser must not lose the other files' results
-        return display, digest, names, {}
+        return display, key, analyse_kernels(path.read_bytes(), display, names, functions), None
+    except OSError as exc:
+        return display, key, {}, FileError(display, 1, 0, f"cannot read: {exc.strerror or exc}")
+    except RecursionError:
+        return display, key, {}, FileError(display, 1, 0, "too deeply nested to analyse")
+    except Exception as exc:  # a bug in the analyser must not lose the other files' results
+        return display, key, {}, FileError(display, 1, 0, f"internal error: {type(exc).__name__}: {exc}")
 
 
 def _work(item) -> FileResult:
@@ -287,7 +290,9 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
     modules = [r.facts for r in results.values() if r.facts is not None]
     project = Project(modules, loader=load_on_demand)
     graph = FlowGraph(project, settings.infers_from, settings.is_index_param).build() if settings.infer else None
-    analyses = _kernel_flows(project, graph, settings, results, paths_of, cache, jobs)
+    flow_errors: list[FileError] = []
+    analyses = _kernel_flows(project, graph, settings, paths_of, cache, jobs, flow_errors)
+    errors.extend(e for e in flow_errors if e.path in report_set)
     resolver = Resolver(project, graph, analyses, settings)
     module_analyses: dict[str, dict[str, FunctionAnalysis]] = {}
     for (module_name, qualname), analysis in analyses.items():
@@ -368,8 +373,9 @@ def _needed_functions(project: Project, graph, settings: Settings) -> dict[str, 
     return needed
 
 
-def _kernel_flows(project, graph, settings, results, paths_of, cache, jobs) -> dict:
-    """Index flow of the functions that matter, cached per file content and function set, in workers."""
+def _kernel_flows(project, graph, settings, paths_of, cache, jobs, errors: list) -> dict:
+    """Index flow of the functions that matter, cached per file content and function set, in workers; a file whose
+    kernels could not be analysed is added to ``errors`` (and not cached)."""
     analyses: dict[tuple[str, str], FunctionAnalysis] = {}
     todo = []
     for module_name, names in sorted(_needed_functions(project, graph, settings).items()):
@@ -385,7 +391,10 @@ def _kernel_flows(project, graph, settings, results, paths_of, cache, jobs) -> d
         if path is not None:
             todo.append((path, facts.path, key, names, [f for f in facts.functions if f.qualname in names]))
     modules_by_path = {m.path: m.module for m in project.modules.values()}
-    for display, key, names, result in _parallel(todo, jobs, None, worker=_flow_work):
+    for display, key, result, error in _parallel(todo, jobs, None, worker=_flow_work):
+        if error is not None:
+            errors.append(error)
+            continue
         cache.put(key, result)
         for qualname, analysis in result.items():
             analyses[(modules_by_path[display], qualname)] = analysis

@@ -135,3 +135,26 @@ def test_exit_code_bad_command_line(args, text):
 def test_explain_unknown_rule():
     res = cli("explain", "SL999")
     assert res.exit_code == 2 and "unknown rule 'SL999'" in res.stderr
+
+
+def test_an_analyser_bug_in_one_file_is_reported_and_the_others_still_checked(tmp_path, monkeypatch):
+    """If the kernel index flow raises on one file, that file is an error (exit 2) naming the exception; the other
+    file's findings are still reported."""
+    import sentinel_lint.model.indexflow as indexflow
+
+    _root(tmp_path)
+    (tmp_path / "good.py").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "bad.py").write_text(GOOD.replace("def k(", "def k_bad("), encoding="utf-8")
+    real = indexflow.analyze_functions
+
+    def flaky(lines, functions):
+        if any(fn.name == "k_bad" for fn in functions):
+            raise ValueError("boom")
+        return real(lines, functions)
+
+    monkeypatch.setattr(indexflow, "analyze_functions", flaky)
+    res = cli("check", "--no-cache", "--jobs", "1", "--output-format", "json", tmp_path)
+    assert res.exit_code == 2
+    doc = res.json()
+    assert [(d["path"], d["code"]) for d in doc["diagnostics"]] == [("good.py", "SL001")]
+    assert [(e["path"], e["reason"]) for e in doc["errors"]] == [("bad.py", "internal error: ValueError: boom")]
