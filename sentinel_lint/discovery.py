@@ -180,6 +180,11 @@ def index_vocabulary(patterns) -> list[bytes]:
     return sorted(needles)
 
 
+# Upper-case sentinel words as constants spell them (PAD_SLOT_ID, NULL_BLOCK_ID, INVALID_SLOT, EMPTY_PAGE, ...).
+_SENTINEL_NEEDLES = tuple(sorted({form for word in ("PAD", "NULL", "INVALID", "SENTINEL", "EMPTY", "DUMMY", "UNUSED")
+                                  for form in (f"{word}_".encode(), f"_{word}".encode())}))
+
+
 def might_carry_indices(data: bytes, needles: list[bytes]) -> bool:
     """Host code that writes, passes or launches index tensors names one of them (or a sentinel constant)."""
-    return any(n in data for n in needles) or b"PAD_" in data or b"NULL_" in data
+    return any(n in data for n in needles) or any(n in data for n in _SENTINEL_NEEDLES)

@@ -140,10 +140,6 @@ Guards against named constants, or that no single change can repair, are reporte
                 const = resolver.constant(fn_key, const_side)
                 if const is None:
                     continue
-                if conv.source == "pack" and not isinstance(const_side.const, int):
-                    # A guard against a named sentinel states the code's own convention; a rule pack's guess is
-                    # no evidence against it (a producer or an explicit setting would be).
-                    continue
                 if not sentinel_window(conv, const.value):
                     break  # `blk > 4096`: a literal bound far from the padding, not a sentinel comparison
                 op = flip(atom.op) if swapped else atom.op

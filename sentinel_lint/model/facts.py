@@ -189,6 +189,7 @@ class _FactsVisitor(ast.NodeVisitor):
         self.function_depth = 0
         self._result_for: dict[int, str] = {}
         self.types: list[dict[str, str]] = []
+        self.param_defaults: list[dict[str, object]] = []  # per enclosing function: parameter -> default's ConstRef
         self._synthetic: set[str] = set()
 
     # -- scopes -------------------------------------------------------------------------------------------------
@@ -244,8 +245,16 @@ class _FactsVisitor(ast.NodeVisitor):
         if not info.is_kernel:  # kernel bodies are device code: the kernel analysis reads them, not this pass
             self.function_depth += 1
             self.types.append(self.initial_types(node, class_name))
+            defaults = {}
+            for arg, default in [*zip(positional[len(positional) - len(args.defaults):], args.defaults),
+                                 *zip(args.kwonlyargs, args.kw_defaults)]:
+                ref = const_ref(default) if default is not None else None
+                if ref is not None and ref not in ("None", "True", "False"):
+                    defaults[arg.arg] = ref
+            self.param_defaults.append(defaults)
             for stmt in node.body:
                 self.visit(stmt)
+            self.param_defaults.pop()
             self.types.pop()
             self.function_depth -= 1
         self.scope.pop()
@@ -372,6 +381,9 @@ class _FactsVisitor(ast.NodeVisitor):
         ref = const_ref(expr)
         if isinstance(ref, str) and ref.startswith("self.") and ref.count(".") == 1 and self.class_stack:
             return ("field", self.class_stack[-1], ref[5:])
+        if isinstance(ref, str) and self.param_defaults and ref in self.param_defaults[-1]:
+            # torch.full(n, pad_value) in `def build(..., pad_value=INVALID_SLOT)`: the padding callers get by default
+            return self.param_defaults[-1][ref]
         return ref
 
     def _full_value(self, call: ast.Call):

@@ -163,6 +163,10 @@ class FlowGraph:
         kind, payload = arg
         if kind == "node":
             self.add_edge(_global(module, payload), dst, Evidence(module.path, call.line, what, by_name))
+            name = payload.rsplit(":", 1)[-1]
+            if name[:1].isupper() and self.producer_filter(module.path):
+                # `PAD=PAD_SLOT_ID`: a bare name may be a module constant (kept only if it resolves to one)
+                self.producers.append((dst, Producer(dst, name, call.line, what, "value"), module))
         elif self.producer_filter(module.path):
             producer = Producer(dst, payload, call.line, what, "value")
             self.producers.append((dst, producer, module))
@@ -223,17 +227,19 @@ class FlowGraph:
         return self.flows().get(_global(module, f"v:{kernel}:{param}"))
 
 
-def inferred_convention(pads: list[Reach], pack_real_min: int | None) -> Convention | None:
-    """The convention the padding that reaches a parameter implies: invalid = union of padded values."""
+def inferred_convention(pads: list[Reach], zero_reserved: bool) -> Convention | None:
+    """The convention the padding that reaches a parameter implies: invalid = union of padded values.
+
+    ``zero_reserved``: this kind of tensor never holds id 0 (block tables: block 0 is the null block).  Padding with
+    -1 then leaves 0 as a value that never occurs, and both `< 0` and `<= 0` are right; elsewhere 0 is a real id.
+    """
     if not pads:
         return None
     values = sorted({r.value for r in pads})
     names = sorted({r.name for r in pads if r.name})
     real_min = max(max(values) + 1, 0)
-    if pack_real_min is not None and pack_real_min > real_min and 0 not in values:
-        # The pack knows this kind of table never hands out id 0 (a reserved null block); padding with -1 then
-        # leaves 0 as a value that never occurs, and both `< 0` and `<= 0` are right.
-        real_min = pack_real_min
+    if zero_reserved:
+        real_min = max(real_min, 1)
     chains = tuple(r.chain for r in pads)
     first = pads[0].chain[0]
     return Convention(frozenset(values), real_min, "/".join(names), "inferred", f"{first.path}:{first.line}", chains)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..config import Settings
+from ..config import Settings, load_pack
 from .conventions import Convention, Evidence
 from .facts import ModuleFacts, looks_like_sentinel
 from .flow import FlowGraph, Reach, inferred_convention
@@ -17,6 +17,7 @@ from .platforms import platform_distance
 from .project import Project, Resolved
 
 Root = tuple  # (module dotted name, kernel qualname, parameter)
+_MINUS_ONE_PACK = None
 
 
 @dataclass
@@ -101,7 +102,9 @@ class Resolver:
         pads = []
         for r in flow.pads:
             distance = platform_distance(r.chain[0].path, module.path)
-            if distance is not None and any(settings.is_index_param(n) for n in r.names):
+            # An index tensor by some name on the way, or padding written with a sentinel's name (PAD_SLOT_ID):
+            # either says the tensor holds slot ids, not counts or offsets.
+            if distance is not None and (looks_like_sentinel(r.name) or any(settings.is_index_param(n) for n in r.names)):
                 pads.append(((distance, sum(e.by_name for e in r.chain)), r))
         if not pads:
             return []
@@ -142,13 +145,21 @@ class Resolver:
             values = "/".join(str(v) for v in sorted(by_value))
             return f"unknown: no padding producer found; this project pads this kind of tensor with {values} alike"
         pads.sort(key=lambda r: (r.chain[0].path, r.chain[0].line))
-        fallback = self.settings.fallback.tensors[group].convention
         first = pads[0].chain[0]
         share = f" at {len(pads)} of {len(sites)} places" if len(pads) < len(sites) else ""
         return replace(
-            inferred_convention(pads[:1], fallback.real_min), source="project",
+            inferred_convention(pads[:1], self._zero_reserved(param)), source="project",
             origin=f"no padding producer found; this project pads this kind of tensor with {value}{share} "
                    f"elsewhere, e.g. {first.path}:{first.line}")
+
+    @staticmethod
+    def _zero_reserved(param: str) -> bool:
+        """Whether this kind of tensor never holds id 0, as the pad-slot-id pack (the one that describes -1 padding)
+        says: block tables reserve block 0 for the null block, state and slot indices do not."""
+        global _MINUS_ONE_PACK
+        if _MINUS_ONE_PACK is None:
+            _MINUS_ONE_PACK = load_pack("pad-slot-id")
+        return any(rule.matches(param) and rule.convention.real_min >= 1 for rule in _MINUS_ONE_PACK.tensors)
 
     def _group_of(self, param: str) -> int | None:
         fallback = self.settings.fallback
@@ -180,7 +191,7 @@ class Resolver:
         if explicit is not None:
             result = ParamConvention(module.path, kernel, param, explicit, "config", mixed)
         elif pads:
-            conv = inferred_convention(pads, fallback.real_min if fallback else None)
+            conv = inferred_convention(pads, self._zero_reserved(param))
             result = ParamConvention(module.path, kernel, param, conv, "inferred", mixed)
         elif isinstance(project_default, str):
             result = ParamConvention(module.path, kernel, param, None, project_default, [])
