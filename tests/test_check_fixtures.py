@@ -77,3 +77,13 @@ def test_no_infer_keeps_pack_default_message():
     _, doc = check_json("--no-infer", path)
     assert found(doc) == expected_markers(path)
     assert all("inference off" in d["message"] for d in doc["diagnostics"])
+
+
+def test_unfixable_guard_points_at_the_comparison_that_makes_it_wrong():
+    """`(slot >= 0) & (slot != NULL_BLOCK_ID)`: `slot >= 0` is right for a slot mapping; the named comparison drops
+    real slot 0, so the finding is placed on it (and not fixed: the constant is a name)."""
+    path = KERNELS / "named_constants_default.py"
+    _, doc = check_json(path)
+    d = next(d for d in doc["diagnostics"] if d["line"] == 44)
+    assert d["message"].startswith("`slot != NULL_BLOCK_ID` rejects real id 0 as padding")
+    assert d["column"] == 27 and not d["fixable"]

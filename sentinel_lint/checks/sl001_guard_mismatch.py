@@ -156,7 +156,7 @@ Guards against named constants, or that no single change can repair, are reporte
 
     def _diagnostic(self, ctx, site, atoms, conv, verdict, roots) -> Diagnostic:
         fix = find_fix(site.pred, atoms, conv, verdict)
-        target = fix.atom if fix is not None else min(atoms)
+        target = fix.atom if fix is not None else self._culprit(site.pred, atoms, conv)
         atom_src = site.atoms[target]
         shown = f"{atom_src.left.text} {atom_src.op} {atom_src.right.text}"
         if verdict.slips:
@@ -201,6 +201,17 @@ Guards against named constants, or that no single change can repair, are reporte
             fix=Fix(edits, safe, "change the guard to the form the convention requires") if edits else None,
             unfixable_reason=unfixable, convention=conv, related=related,
         )
+
+    @staticmethod
+    def _culprit(pred, atoms, conv) -> int:
+        """The atom to point at when no single edit repairs the guard: the one whose removal leaves it right (in
+        `(slot >= 0) & (slot != NULL_BLOCK_ID)` that is the named comparison), else the first."""
+        for index in sorted(atoms):
+            rest = {i: a for i, a in atoms.items() if i != index}
+            verdict = judge(pred, rest, conv) if rest else None
+            if verdict is not None and verdict.ok:
+                return index
+        return min(atoms)
 
     @staticmethod
     def _where(conv: Convention, roots, ctx) -> str:
