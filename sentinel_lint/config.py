@@ -173,12 +173,15 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+
 def find_root(start: Path) -> Path:
     """The project root for cross-file inference: nearest directory with pyproject.toml, setup.py or .git."""
     start = start.resolve()
     base = start if start.is_dir() else start.parent
     for directory in [base, *base.parents]:
-        if any((directory / marker).exists() for marker in ("pyproject.toml", "setup.py", "setup.cfg", ".git")):
+        if any((directory / marker).exists() for marker in PROJECT_MARKERS):
             return directory
     cwd = Path.cwd().resolve()
     if base == cwd or cwd in base.parents:  # an unpacked tree with no project files: where the user stands

@@ -188,3 +188,26 @@ _SENTINEL_NEEDLES = tuple(sorted({form for word in ("PAD", "NULL", "INVALID", "S
 def might_carry_indices(data: bytes, needles: list[bytes]) -> bool:
     """Host code that writes, passes or launches index tensors names one of them (or a sentinel constant)."""
     return any(n in data for n in needles) or any(n in data for n in _SENTINEL_NEEDLES)
+
+
+def nested_project_filter(displays, root: Path, markers: tuple[str, ...]):
+    """A predicate: is this root-relative file inside a project of its own below the root (a directory with its own
+    pyproject.toml, setup.py, ...)?  Such a project pads its tensors for its own kernels, not for the root's."""
+    root_abs = os.path.abspath(root)
+    nested: dict[str, bool] = {}
+
+    def is_project(rel_dir: str) -> bool:
+        if rel_dir not in nested:
+            base = os.path.join(root_abs, rel_dir)
+            nested[rel_dir] = any(os.path.exists(os.path.join(base, m)) for m in markers)
+        return nested[rel_dir]
+
+    def inside(display: str) -> bool:
+        if display.startswith("/"):
+            return False
+        parts = display.split("/")[:-1]
+        return any(is_project("/".join(parts[:i])) for i in range(1, len(parts) + 1))
+
+    for display in displays:  # settle every directory once, up front, outside the hot loop's branches
+        inside(display)
+    return inside

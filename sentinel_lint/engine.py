@@ -19,9 +19,10 @@ from pathlib import Path
 
 from . import __version__
 from .checks import RULES, CheckContext
-from .config import Settings
+from .config import PROJECT_MARKERS, Settings
 from .diagnostics import Diagnostic, FileError
-from .discovery import index_vocabulary, iter_python_files, might_carry_indices, might_hold_kernel
+from .discovery import (index_vocabulary, iter_python_files, might_carry_indices, might_hold_kernel,
+                        nested_project_filter)
 from .model.facts import ModuleFacts, collect_facts
 from .model.flow import FlowGraph
 from .model.sites import FunctionAnalysis
@@ -202,6 +203,13 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
                                                     settings.respect_gitignore):
                 if display not in report_set:
                     project_files.append((extra, display))
+    # Padding counts where it is this project's: not in tests or benchmarks, nor in a project of its own below the
+    # root (a fixture tree, a vendored package with its own pyproject.toml).
+    foreign = nested_project_filter([d for _, d in project_files], root, PROJECT_MARKERS)
+
+    def infers_from(display: str) -> bool:
+        return settings.infers_from(display) and not foreign(display)
+
     needles = index_vocabulary(
         [p for rule in settings.explicit for p in rule.params]
         + [p for rule in (settings.fallback.tensors if settings.fallback else ()) for p in rule.params]
@@ -245,7 +253,7 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
         module = module_name_for(display)
         # Host code matters for the padding it writes and passes on; in tests and benchmarks (not inferred from)
         # only kernels do.
-        host_relevant = settings.infer and settings.infers_from(display) and might_carry_indices(data, needles)
+        host_relevant = settings.infer and infers_from(display) and might_carry_indices(data, needles)
         if not (might_hold_kernel(data) or host_relevant or str(path) in explicit):
             stats.files_skipped_by_prefilter += display in report_set
             skipped_paths[module] = (path, display)
@@ -289,7 +297,7 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
             errors.append(result.error)
     modules = [r.facts for r in results.values() if r.facts is not None]
     project = Project(modules, loader=load_on_demand)
-    graph = FlowGraph(project, settings.infers_from, settings.is_index_param).build() if settings.infer else None
+    graph = FlowGraph(project, infers_from, settings.is_index_param).build() if settings.infer else None
     flow_errors: list[FileError] = []
     analyses = _kernel_flows(project, graph, settings, paths_of, cache, jobs, flow_errors)
     errors.extend(e for e in flow_errors if e.path in report_set)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import KERNELS, SNAPSHOTS, UPDATE_SNAPSHOTS, check_json, expected_markers, fixture_args, found, render
+from helpers import (FIXTURES, KERNELS, REPO, SNAPSHOTS, UPDATE_SNAPSHOTS, check_json, expected_markers, fixture_args,
+                     found, render)
 
 KERNEL_FILES = sorted(p for p in KERNELS.glob("*.py"))
 # Snapshot (exact column and message) for a representative subset.
@@ -87,3 +88,13 @@ def test_unfixable_guard_points_at_the_comparison_that_makes_it_wrong():
     d = next(d for d in doc["diagnostics"] if d["line"] == 44)
     assert d["message"].startswith("`slot != NULL_BLOCK_ID` rejects real id 0 as padding")
     assert d["column"] == 27 and not d["fixable"]
+
+
+def test_readme_example_reports_the_buggy_twins_from_the_repository_root():
+    """The README's first command checks fixtures/reference_buggy from the repository root.  The mini-projects under
+    fixtures/ are projects of their own (each has a pyproject.toml): their padding must not make this repository look
+    split between -1 and 0, which would leave the twins unjudged."""
+    code, doc = check_json(FIXTURES / "reference_buggy", cwd=REPO)
+    assert code == 1
+    assert len(doc["diagnostics"]) == 6
+    assert all(d["convention"]["source"] == "pack" for d in doc["diagnostics"])
