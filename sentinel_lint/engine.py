@@ -203,13 +203,6 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
                                                     settings.respect_gitignore):
                 if display not in report_set:
                     project_files.append((extra, display))
-    # Padding counts where it is this project's: not in tests or benchmarks, nor in a project of its own below the
-    # root (a fixture tree, a vendored package with its own pyproject.toml).
-    foreign = nested_project_filter([d for _, d in project_files], root, PROJECT_MARKERS)
-
-    def infers_from(display: str) -> bool:
-        return settings.infers_from(display) and not foreign(display)
-
     needles = index_vocabulary(
         [p for rule in settings.explicit for p in rule.params]
         + [p for rule in (settings.fallback.tensors if settings.fallback else ()) for p in rule.params]
@@ -234,6 +227,13 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
         memo.stats.elapsed = time.perf_counter() - started
         memo.stats.files_parsed = 0
         return memo
+
+    # Padding counts where it is this project's: not in tests or benchmarks, nor in a project of its own below the
+    # root (a fixture tree, a vendored package with its own pyproject.toml).
+    foreign = nested_project_filter([d for _, d in project_files], root, PROJECT_MARKERS)
+
+    def infers_from(display: str) -> bool:
+        return settings.infers_from(display) and not foreign(display)
 
     results: dict[str, FileResult] = {}
     todo = []
