@@ -65,8 +65,16 @@ class Settings:
     respect_gitignore: bool = True
     # Padding written here is test or benchmark input, not what the engine does in production.
     infer_exclude: tuple[str, ...] = DEFAULT_INFER_EXCLUDE
+    # name -> is_index_param(name): asked for every name on every chain, from a few thousand distinct names
+    _index_names: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def is_index_param(self, name: str) -> bool:
+        known = self._index_names.get(name)
+        if known is None:
+            known = self._index_names[name] = self._matches_index_pattern(name)
+        return known
+
+    def _matches_index_pattern(self, name: str) -> bool:
         if not_an_index_name(name):
             return False
         if any(rule.matches(name) for rule in self.explicit):

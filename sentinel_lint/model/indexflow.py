@@ -32,6 +32,7 @@ _OPS = {
 }
 _CAST_METHODS = frozenset({"to", "cast"})
 _CAST_FUNCS = frozenset({"cast"})
+_SCANNED: dict[type, bool] = {}  # node type -> an expression part that may hold a guard (isinstance on ABCs is slow)
 
 
 class _State:
@@ -300,9 +301,12 @@ class _FunctionAnalyzer:
             self.scan(node.func, state, context)
             return
         for child in node.children:
-            if isinstance(child, cst.BaseExpression) or isinstance(
-                child, (cst.Arg, cst.Element, cst.SubscriptElement, cst.Index, cst.Slice, cst.DictElement)
-            ):
+            kind = type(child)
+            scanned = _SCANNED.get(kind)
+            if scanned is None:
+                scanned = _SCANNED[kind] = isinstance(child, cst.BaseExpression) or isinstance(
+                    child, (cst.Arg, cst.Element, cst.SubscriptElement, cst.Index, cst.Slice, cst.DictElement))
+            if scanned:
                 self.scan(child, state, context)
 
     def add_site(self, node, pred, atoms, context) -> None:
@@ -365,21 +369,35 @@ class _ComparisonOrder:
     @staticmethod
     def of(func: cst.FunctionDef) -> dict[int, int]:
         order: dict[int, int] = {}
+        walked = _WALKED  # type -> walked into (a node, not skipped); isinstance on libcst's ABCs is slow
         stack = [func.body]
         while stack:
             node = stack.pop()
-            if isinstance(node, cst.Comparison):
+            if type(node) is cst.Comparison:
                 order[id(node)] = len(order)
             children = []
             for name in node.__dataclass_fields__:
                 value = getattr(node, name)
-                if isinstance(value, cst.CSTNode):
-                    if not isinstance(value, _SKIP_NODES):
-                        children.append(value)
-                elif isinstance(value, (list, tuple)):
-                    children.extend(v for v in value if isinstance(v, cst.CSTNode) and not isinstance(v, _SKIP_NODES))
+                kind = type(value)
+                if kind is list or kind is tuple:
+                    for v in value:
+                        t = type(v)
+                        ok = walked.get(t)
+                        if ok is None:
+                            ok = walked[t] = isinstance(v, cst.CSTNode) and not isinstance(v, _SKIP_NODES)
+                        if ok:
+                            children.append(v)
+                    continue
+                ok = walked.get(kind)
+                if ok is None:
+                    ok = walked[kind] = isinstance(value, cst.CSTNode) and not isinstance(value, _SKIP_NODES)
+                if ok:
+                    children.append(value)
             stack.extend(reversed(children))
         return order
+
+
+_WALKED: dict[type, bool] = {}
 
 
 @dataclass
