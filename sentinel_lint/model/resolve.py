@@ -144,7 +144,7 @@ class Resolver:
         if 2 * len(pads) <= len(sites):  # the project is split: a pack's guess would only pick a side
             values = "/".join(str(v) for v in sorted(by_value))
             return f"unknown: no padding producer found; this project pads this kind of tensor with {values} alike"
-        pads.sort(key=lambda r: (r.chain[0].path, r.chain[0].line))
+        pads.sort(key=lambda r: (not r.name, r.chain[0].path, r.chain[0].line))  # a named sentinel is the best example
         first = pads[0].chain[0]
         share = f" at {len(pads)} of {len(sites)} places" if len(pads) < len(sites) else ""
         return replace(
