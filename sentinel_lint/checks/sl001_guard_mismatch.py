@@ -6,7 +6,7 @@ from pathlib import Path
 from ..config import not_an_index_name
 from ..diagnostics import Diagnostic, Edit, Fix
 from ..model.conventions import Convention
-from ..model.guards import IndexAtom, evaluate, find_fix, flip, judge
+from ..model.guards import IndexAtom, find_fix, flip, judge
 from .base import CheckContext, Example, Rule  # noqa: F401
 
 _NULL_BLOCK_BUG = '''
