@@ -306,7 +306,6 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
     for (module_name, qualname), analysis in analyses.items():
         module_analyses.setdefault(module_name, {})[qualname] = analysis
 
-    paths_by_display = {display: path for path, display in project_files}
     diagnostics: list[Diagnostic] = []
     conventions: list[ParamConvention] = []
     rules = [rule for code, rule in RULES.items() if code in settings.select]
@@ -325,7 +324,7 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
                     conventions.append(pc)  # index parameters always, "unknown" and why included
         if not facts.kernels:
             continue
-        path = paths_by_display[display]
+        path = paths_of[display]
         text_cache: list = []
 
         def read_text(path=path, display=display, text_cache=text_cache):

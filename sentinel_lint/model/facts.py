@@ -225,32 +225,29 @@ class _FactsVisitor(ast.NodeVisitor):
         if info.is_kernel:
             # A kernel is worth a flow analysis if it may hold a guard, returns a value (a load helper), or calls
             # another function by a bare name (a helper that may hold the guard for it).
-            info.worth_flow = any(
-                _may_guard(n) or (isinstance(n, ast.Return) and n.value is not None)
-                or (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id not in _BUILTIN_CALLS)
-                for stmt in node.body for n in ast.walk(stmt))
-            info.called = tuple(sorted({n.func.id for stmt in node.body for n in ast.walk(stmt)
-                                        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-                                        and n.func.id not in _BUILTIN_CALLS}))
+            called, may_guard = set(), False
+            for stmt in node.body:
+                for n in ast.walk(stmt):
+                    if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id not in _BUILTIN_CALLS:
+                        called.add(n.func.id)
+                    elif not may_guard:
+                        may_guard = _may_guard(n) or (isinstance(n, ast.Return) and n.value is not None)
+            info.called = tuple(sorted(called))
+            info.worth_flow = may_guard or bool(called)
         self.facts.functions.append(info)
         if class_name is not None:
             self.facts.classes.setdefault(class_name, []).append(node.name)
         # Parameter defaults bind a value to the parameter (``pad_slot_id: int = PAD_SLOT_ID``).
         positional = args.posonlyargs + args.args
-        for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
-            self._default(qual, arg.arg, default)
-        for arg, default in zip(args.kwonlyargs, args.kw_defaults):
-            if default is not None:
-                self._default(qual, arg.arg, default)
+        defaults = {}
+        for arg, default in [*zip(positional[len(positional) - len(args.defaults):], args.defaults),
+                             *zip(args.kwonlyargs, args.kw_defaults)]:
+            ref = self._default(qual, arg.arg, default) if default is not None else None
+            if ref is not None:
+                defaults[arg.arg] = ref
         if not info.is_kernel:  # kernel bodies are device code: the kernel analysis reads them, not this pass
             self.function_depth += 1
             self.types.append(self.initial_types(node, class_name))
-            defaults = {}
-            for arg, default in [*zip(positional[len(positional) - len(args.defaults):], args.defaults),
-                                 *zip(args.kwonlyargs, args.kw_defaults)]:
-                ref = const_ref(default) if default is not None else None
-                if ref is not None and ref not in ("None", "True", "False"):
-                    defaults[arg.arg] = ref
             self.param_defaults.append(defaults)
             for stmt in node.body:
                 self.visit(stmt)
@@ -261,12 +258,15 @@ class _FactsVisitor(ast.NodeVisitor):
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
-    def _default(self, qual: str, name: str, default: ast.AST) -> None:
+    def _default(self, qual: str, name: str, default: ast.AST):
+        """Record a constant default as a value bound to the parameter; returns it (or None)."""
         ref = const_ref(default)
-        if ref is not None and not (isinstance(ref, str) and ref in ("None", "True", "False")):
-            self.facts.producers.append(
-                Producer(node_key(qual, name), ref, default.lineno, f"default {name}={ast.unparse(default)}", "value")
-            )
+        if ref is None or (isinstance(ref, str) and ref in ("None", "True", "False")):
+            return None
+        self.facts.producers.append(
+            Producer(node_key(qual, name), ref, default.lineno, f"default {name}={ast.unparse(default)}", "value")
+        )
+        return ref
 
     # -- imports and constants --------------------------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:

@@ -378,21 +378,12 @@ class _ComparisonOrder:
             children = []
             for name in node.__dataclass_fields__:
                 value = getattr(node, name)
-                kind = type(value)
-                if kind is list or kind is tuple:
-                    for v in value:
-                        t = type(v)
-                        ok = walked.get(t)
-                        if ok is None:
-                            ok = walked[t] = isinstance(v, cst.CSTNode) and not isinstance(v, _SKIP_NODES)
-                        if ok:
-                            children.append(v)
-                    continue
-                ok = walked.get(kind)
-                if ok is None:
-                    ok = walked[kind] = isinstance(value, cst.CSTNode) and not isinstance(value, _SKIP_NODES)
-                if ok:
-                    children.append(value)
+                for v in value if type(value) in (list, tuple) else (value,):
+                    ok = walked.get(type(v))
+                    if ok is None:
+                        ok = walked[type(v)] = isinstance(v, cst.CSTNode) and not isinstance(v, _SKIP_NODES)
+                    if ok:
+                        children.append(v)
             stack.extend(reversed(children))
         return order
 
