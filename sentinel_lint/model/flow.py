@@ -96,12 +96,14 @@ class FlowGraph:
             for cls, parents in module.class_bases.items():
                 bases.setdefault(cls, set()).update(parents)
         here = Evidence("", 0, "same field name", True)
-        for owner, name in typed:
+        # Sorted: edge order decides which of several equally short chains a parameter reports, and set order
+        # changes from one process to the next (string hashing is randomised).
+        for owner, name in sorted(typed):
             key = f"f:{owner}.{name}"
             if self.index_name(name):
                 self.add_edge(key, f"f:{name}", here)
                 self.add_edge(f"f:?{name}", key, here)
-            seen, stack = set(), list(bases.get(owner, ()))
+            seen, stack = set(), sorted(bases.get(owner, ()))
             while stack:  # an object of a subclass has its bases' fields: one field, seen from both classes
                 parent = stack.pop()
                 if parent in seen:
@@ -109,14 +111,14 @@ class FlowGraph:
                 seen.add(parent)
                 self.add_edge(key, f"f:{parent}.{name}", Evidence("", 0, f"{owner} is a {parent}", True))
                 self.add_edge(f"f:{parent}.{name}", key, Evidence("", 0, f"{owner} is a {parent}", True))
-                stack.extend(bases.get(parent, ()))
+                stack.extend(sorted(bases.get(parent, ())))
         names = {name for _, name in typed}
         for module in self.project.modules.values():
             for edge in module.edges:
                 for key in (edge.src, edge.dst):
                     if key.startswith("f:?"):
                         names.add(key[3:])
-        for name in names:
+        for name in sorted(names):
             if self.index_name(name):
                 self.add_edge(f"f:?{name}", f"f:{name}", here)
 
