@@ -32,7 +32,7 @@ _OPS = {
 }
 _CAST_METHODS = frozenset({"to", "cast"})
 _CAST_FUNCS = frozenset({"cast"})
-_SCANNED: dict[type, bool] = {}  # node type -> an expression part that may hold a guard (isinstance on ABCs is slow)
+_SCANNED: dict[type, bool] = {}  # node type -> an expression part that may hold a guard
 
 
 class _State:
@@ -300,14 +300,8 @@ class _FunctionAnalyzer:
                 self.scan(arg.value, state, sub)
             self.scan(node.func, state, context)
             return
-        for child in node.children:
-            kind = type(child)
-            scanned = _SCANNED.get(kind)
-            if scanned is None:
-                scanned = _SCANNED[kind] = isinstance(child, cst.BaseExpression) or isinstance(
-                    child, (cst.Arg, cst.Element, cst.SubscriptElement, cst.Index, cst.Slice, cst.DictElement))
-            if scanned:
-                self.scan(child, state, context)
+        for child in _children(node, _SCANNED, _is_scanned):
+            self.scan(child, state, context)
 
     def add_site(self, node, pred, atoms, context) -> None:
         key = id(node)
@@ -369,26 +363,55 @@ class _ComparisonOrder:
     @staticmethod
     def of(func: cst.FunctionDef) -> dict[int, int]:
         order: dict[int, int] = {}
-        walked = _WALKED  # type -> walked into (a node, not skipped); isinstance on libcst's ABCs is slow
         stack = [func.body]
         while stack:
             node = stack.pop()
             if type(node) is cst.Comparison:
                 order[id(node)] = len(order)
-            children = []
-            for name in node.__dataclass_fields__:
-                value = getattr(node, name)
-                for v in value if type(value) in (list, tuple) else (value,):
-                    ok = walked.get(type(v))
-                    if ok is None:
-                        ok = walked[type(v)] = isinstance(v, cst.CSTNode) and not isinstance(v, _SKIP_NODES)
-                    if ok:
-                        children.append(v)
-            stack.extend(reversed(children))
+            stack.extend(reversed(_children(node, _WALKED, _is_walked)))
         return order
 
 
 _WALKED: dict[type, bool] = {}
+
+
+def _is_walked(node) -> bool:
+    return isinstance(node, cst.CSTNode) and not isinstance(node, _SKIP_NODES)
+
+
+def _is_scanned(node) -> bool:
+    return isinstance(node, (cst.BaseExpression, cst.Arg, cst.Element, cst.SubscriptElement, cst.Index, cst.Slice,
+                             cst.DictElement))
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+# Fields that hold only whitespace, brackets and punctuation (and operator tokens): never an expression.
+_LAYOUT_FIELDS = frozenset({"__slots__", "lpar", "rpar", "lbracket", "rbracket", "lbrace", "rbrace", "comma",
+                            "semicolon", "dot", "colon", "equal", "first_colon", "second_colon", "operator",
+                            "leading_lines", "lines_after_decorators", "trailing_whitespace", "header", "footer",
+                            "newline"})
+
+
+def _children(node, cache: dict, keep) -> list:
+    """The child nodes ``keep`` accepts, read straight from the node's dataclass fields in declaration order.
+
+    libcst's ``children`` property re-visits the node with a collector and rebuilds it; reading the fields is many
+    times cheaper.  ``cache`` memoises ``keep`` per node type (isinstance on libcst's ABCs is slow)."""
+    kind = type(node)
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(n for n in kind.__dataclass_fields__
+                                      if n not in _LAYOUT_FIELDS and not n.startswith("whitespace"))
+    out = []
+    for name in names:
+        value = getattr(node, name)
+        for v in value if type(value) in (list, tuple) else (value,):
+            ok = cache.get(type(v))
+            if ok is None:
+                ok = cache[type(v)] = keep(v)
+            if ok:
+                out.append(v)
+    return out
 
 
 @dataclass
