@@ -130,6 +130,9 @@ def check(paths, config_file, rule_pack, sentinel, no_infer, select, ignore, job
         result = run(paths, settings, jobs=jobs, cache_dir=_cache_dir(settings, no_cache, cache_dir), progress=progress)
     finally:
         progress.close()
+    if os.environ.get("SENTINEL_LINT_TIMINGS"):  # where a run's time goes, for benchmarks and bug reports
+        phases = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in result.stats.phases.items())
+        click.echo(f"sentinel-lint: timings: {phases}; total {result.stats.elapsed:.2f}s", err=True)
     color = output_format == "text" and output_file is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     report = EMITTERS[output_format](result, color=color, statistics=statistics, quiet=quiet)
     if output_file is not None:

@@ -23,7 +23,7 @@ from .config import PROJECT_MARKERS, Settings
 from .diagnostics import Diagnostic, FileError
 from .discovery import (index_vocabulary, iter_python_files, might_carry_indices, might_hold_kernel,
                         nested_project_filter)
-from .model.facts import ModuleFacts, collect_facts
+from .model.facts import ModuleFacts, collect_facts, looks_like_sentinel
 from .model.flow import FlowGraph
 from .model.sites import FunctionAnalysis
 from .model.project import Project, module_name_for
@@ -51,6 +51,13 @@ class Stats:
     files_with_kernels: int = 0
     kernels: int = 0
     elapsed: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # wall seconds per stage of the run, in order
+    _mark: float = field(default_factory=time.perf_counter, repr=False)
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.phases[phase] = self.phases.get(phase, 0.0) + now - self._mark
+        self._mark = now
 
 
 @dataclass
@@ -189,7 +196,7 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
         progress=None) -> RunResult:
     """Check ``paths``; conventions are inferred over the whole project at ``settings.root``."""
     started = time.perf_counter()
-    stats = Stats()
+    stats = Stats(_mark=started)
     root = settings.root
     report_files = iter_python_files(paths, root, settings.include, settings.exclude, settings.respect_gitignore)
     explicit = {os.path.abspath(p) for p in paths if p.is_file()}
@@ -225,6 +232,7 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
     memo = cache.get_run(run_key)
     if memo is not None:
         memo.stats.elapsed = time.perf_counter() - started
+        memo.stats.phases = {"cached run": memo.stats.elapsed}
         memo.stats.files_parsed = 0
         return memo
 
@@ -264,6 +272,7 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
             continue
         candidates.append((path, display, module, digest, data))
 
+    stats.lap("discovery")
     for item in candidates:
         cached = cache.get(item[3])
         if cached is not None and cached.path == item[1]:
@@ -276,6 +285,7 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
     for result in _parallel(todo, jobs, progress):
         results[result.path] = result
         cache.put(result.digest, result)
+    stats.lap("facts")
     paths_of = {display: path for path, display in project_files}
     stats.files_parsed = len(todo)
 
@@ -298,9 +308,11 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
     modules = [r.facts for r in results.values() if r.facts is not None]
     project = Project(modules, loader=load_on_demand)
     graph = FlowGraph(project, infers_from, settings.is_index_param).build() if settings.infer else None
+    stats.lap("graph")
     flow_errors: list[FileError] = []
     analyses = _kernel_flows(project, graph, settings, paths_of, cache, jobs, flow_errors)
     errors.extend(e for e in flow_errors if e.path in report_set)
+    stats.lap("index flow")
     resolver = Resolver(project, graph, analyses, settings)
     module_analyses: dict[str, dict[str, FunctionAnalysis]] = {}
     for (module_name, qualname), analysis in analyses.items():
@@ -344,6 +356,7 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
             found = apply_suppressions(found, parse_suppressions(text), display, "SL100" in settings.select,
                                        selected=settings.select)
         diagnostics.extend(found)
+    stats.lap("checks")
     diagnostics.sort(key=Diagnostic.sort_key)
     errors.sort(key=lambda e: (e.path, e.line))
     stats.elapsed = time.perf_counter() - started
@@ -353,30 +366,48 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
 
 
 def _needed_functions(project: Project, graph, settings: Settings) -> dict[str, set[str]]:
-    """module -> jit functions worth a libcst index flow: those with a parameter that is an index tensor by name
-    or that padding reaches, and every jit function they call (helpers may hold the guard)."""
-    needed: dict[str, set[str]] = {}
+    """module -> jit functions worth a libcst index flow.
+
+    A guard is judged only against a convention, and only parameters can have one: an index tensor by name, one
+    that padding reaches, or (for the constant side) a sentinel-named parameter bound at the launch.  Kernels with
+    such a parameter are analysed, with every jit function connected to them by calls in either direction: a
+    helper's guard is judged through the kernels that call it (and the parameters they pass), and a caller's values
+    through its helpers' return values.  Constants bound to other parameters (block sizes, strides) need no flow."""
+
+    def capable(module, fn, param: str) -> bool:
+        if settings.is_index_param(param):
+            return True
+        flow = graph.flow_for(module, fn.qualname, param) if graph is not None else None
+        return flow is not None and bool(flow.pads or (flow.values and looks_like_sentinel(param)))
+
+    def resolve(module, callee: str):
+        found = project.find_function(module, callee)
+        if found is None:
+            candidates = [(m, f) for m, f in project.functions_named(callee) if f.is_kernel]
+            found = candidates[0] if len(candidates) == 1 else None
+        return found if found is not None and found[1].is_kernel and found[1].worth_flow else None
+
+    neighbours: dict[tuple[str, str], list] = {}
     stack = []
     for module in list(project.modules.values()):
         for fn in module.kernels:
             if not fn.worth_flow:
                 continue
-            if any(settings.is_index_param(p) or (graph is not None and graph.flow_for(module, fn.qualname, p))
-                   for p in fn.params):
+            for callee in fn.called:
+                found = resolve(module, callee)
+                if found is not None:
+                    neighbours.setdefault((module.module, fn.qualname), []).append(found)
+                    neighbours.setdefault((found[0].module, found[1].qualname), []).append((module, fn))
+            if any(capable(module, fn, p) for p in fn.params):
                 stack.append((module, fn))
+    needed: dict[str, set[str]] = {}
     while stack:
         module, fn = stack.pop()
         names = needed.setdefault(module.module, set())
         if fn.qualname in names:
             continue
         names.add(fn.qualname)
-        for callee in fn.called:
-            found = project.find_function(module, callee)
-            if found is None:
-                candidates = [(m, f) for m, f in project.functions_named(callee) if f.is_kernel]
-                found = candidates[0] if len(candidates) == 1 else None
-            if found is not None and found[1].is_kernel and found[1].worth_flow:
-                stack.append(found)
+        stack.extend(neighbours.get((module.module, fn.qualname), ()))
     return needed
 
 
