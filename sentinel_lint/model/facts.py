@@ -33,7 +33,6 @@ class FunctionFacts:
     params: list[str]
     class_name: str | None = None
     is_kernel: bool = False
-    kernel_decorators: list[str] = field(default_factory=list)
     worth_flow: bool = False  # holds a comparison (a possible guard) or returns a value (a load helper)
     called: tuple[str, ...] = ()  # functions it calls by bare name (possible @triton.jit helpers)
 
@@ -192,6 +191,33 @@ class _FactsVisitor(ast.NodeVisitor):
         self.param_defaults: list[dict[str, object]] = []  # per enclosing function: parameter -> default's ConstRef
         self._synthetic: set[str] = set()
 
+    # -- traversal ----------------------------------------------------------------------------------------------
+    # ast.NodeVisitor looks up a method by name for every node and walks every field, contexts and operators
+    # included; the facts pass visits every host statement of hundreds of files, so both are table lookups here.
+    def visit(self, node: ast.AST) -> None:
+        kind = type(node)
+        method = _HANDLERS.get(kind, _UNSET)
+        if method is _UNSET:
+            method = _HANDLERS[kind] = getattr(_FactsVisitor, "visit_" + kind.__name__, None)
+        if method is not None:
+            method(self, node)
+        else:
+            self.generic_visit(node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        kind = type(node)
+        names = _CHILD_FIELDS.get(kind)
+        if names is None:
+            names = _CHILD_FIELDS[kind] = tuple(n for n in kind._fields if n not in ("ctx", "op", "ops"))
+        for name in names:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                for item in value:
+                    if type(item) not in _LEAVES and isinstance(item, ast.AST):
+                        self.visit(item)
+            elif value is not None and type(value) not in _LEAVES and isinstance(value, ast.AST):
+                self.visit(value)
+
     # -- scopes -------------------------------------------------------------------------------------------------
     @property
     def qual(self) -> str:
@@ -220,7 +246,6 @@ class _FactsVisitor(ast.NodeVisitor):
         info = FunctionFacts(
             name=node.name, qualname=qual, line=node.lineno, end_line=node.end_lineno or node.lineno,
             col=node.col_offset, params=params, class_name=class_name, is_kernel=bool(decorators),
-            kernel_decorators=[ast.unparse(d) for d in node.decorator_list],
         )
         if info.is_kernel:
             # A kernel is worth a flow analysis if it may hold a guard, returns a value (a load helper), or calls
@@ -569,6 +594,13 @@ class _FactsVisitor(ast.NodeVisitor):
                 self.facts.edges.append(Edge(src, f"r:{self.qual}", node.lineno, "return"))
             self.visit(node.value)
 
+
+_UNSET = object()
+_HANDLERS: dict[type, object] = {}  # node type -> the _FactsVisitor method for it, or None
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}  # node type -> its fields that may hold nodes
+# Nodes that hold nothing the facts pass records (no call, assignment, definition or import below them).
+_LEAVES = frozenset({ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.Pass, ast.Break, ast.Continue,
+                     ast.alias})
 
 _BUILTIN_CALLS = frozenset({"range", "len", "min", "max", "int", "float", "bool", "abs", "print", "isinstance",
                             "tuple", "list", "static_range", "zip", "enumerate"})
