@@ -189,13 +189,22 @@ def index_vocabulary(patterns) -> list[bytes]:
 
 
 # Upper-case sentinel words as constants spell them (PAD_SLOT_ID, NULL_BLOCK_ID, INVALID_SLOT, EMPTY_PAGE, ...).
-_SENTINEL_NEEDLES = tuple(sorted({form for word in ("PAD", "NULL", "INVALID", "SENTINEL", "EMPTY", "DUMMY", "UNUSED")
-                                  for form in (f"{word}_".encode(), f"_{word}".encode())}))
+_SENTINEL_WORDS = (b"PAD", b"NULL", b"INVALID", b"SENTINEL", b"EMPTY", b"DUMMY", b"UNUSED")
 
 
-def might_carry_indices(data: bytes, needles: list[bytes]) -> bool:
+def prefilter_needles(needles) -> tuple[bytes, ...]:
+    """The needles worth searching: one that contains another (``block_tables`` and ``block_table``) can only be
+    found where the shorter one is, so only the shorter is searched."""
+    unique = sorted(set(needles), key=len)
+    return tuple(n for i, n in enumerate(unique) if not any(m in n for m in unique[:i]))
+
+
+def might_carry_indices(data: bytes, needles) -> bool:
     """Host code that writes, passes or launches index tensors names one of them (or a sentinel constant)."""
-    return any(n in data for n in needles) or any(n in data for n in _SENTINEL_NEEDLES)
+    if any(n in data for n in needles):
+        return True
+    # One search per sentinel word, and the `WORD_` / `_WORD` forms only where the word is there at all.
+    return any(word in data and (word + b"_" in data or b"_" + word in data) for word in _SENTINEL_WORDS)
 
 
 def nested_project_filter(displays, root: Path, markers: tuple[str, ...]):
