@@ -7,6 +7,7 @@ processes and is cached by content hash; linking and checking are project-wide a
 from __future__ import annotations
 
 import ast
+import gc
 import hashlib
 import os
 import pickle
@@ -22,7 +23,7 @@ from .checks import RULES, CheckContext
 from .config import PROJECT_MARKERS, Settings
 from .diagnostics import Diagnostic, FileError
 from .discovery import (index_vocabulary, iter_python_files, might_carry_indices, might_hold_kernel,
-                        nested_project_filter)
+                        nested_project_filter, prefilter_needles)
 from .model.facts import ModuleFacts, collect_facts, looks_like_sentinel
 from .model.flow import FlowGraph
 from .model.sites import FunctionAnalysis
@@ -126,6 +127,59 @@ def _work(item) -> FileResult:
         return FileResult(display, digest, error=FileError(display, 1, 0, f"internal error: {type(exc).__name__}: {exc}"))
 
 
+@dataclass(frozen=True)
+class ScanJob:
+    """One project file for a worker to read, prefilter and (unless its cached facts are current) analyse."""
+
+    path: Path
+    display: str
+    module: str
+    host_relevant: bool  # its padding and value flow count for inference (not a test, benchmark or nested project)
+    explicit: bool  # named on the command line: analysed whatever the prefilter says
+    reported: bool  # inside the paths being checked (an unreadable or undecodable file is reported)
+
+
+@dataclass
+class Scanned:
+    display: str
+    result: FileResult | None = None  # None: skipped by the prefilter (or unreadable)
+    cached: bool = False
+    unreadable: bool = False
+    error: FileError | None = None  # a reported file that cannot be read or decoded
+
+
+_WORKER_CACHE: "Cache | None" = None  # each worker process opens the cache directory once
+_WORKER_NEEDLES: tuple = ()
+
+
+def _scan(job: ScanJob) -> Scanned:
+    """Read one file, prefilter its bytes, and return its facts: from the cache if the content is known."""
+    out = Scanned(job.display)
+    try:
+        data = job.path.read_bytes()
+    except OSError as exc:
+        out.unreadable = True
+        if job.reported:
+            out.error = FileError(job.display, 1, 0, f"cannot read: {exc.strerror or exc}")
+        return out
+    # Host code matters for the padding it writes and passes on; in tests and benchmarks (not inferred from) only
+    # kernels do.
+    if not (might_hold_kernel(data) or job.explicit or (job.host_relevant and might_carry_indices(data, _WORKER_NEEDLES))):
+        if job.reported:
+            out.error = decode_source(data, job.display)[1]
+        return out
+    # Keyed by path and content: two files with the same bytes are still two modules.
+    digest = hashlib.blake2b(data, digest_size=20, key=job.display.encode()[-64:]).hexdigest()
+    cached = _WORKER_CACHE.get(digest) if _WORKER_CACHE is not None else None
+    if cached is not None and cached.path == job.display:
+        out.result, out.cached = cached, True
+        return out
+    out.result = _work((job.path, job.display, job.module, digest, data))
+    if _WORKER_CACHE is not None:
+        _WORKER_CACHE.put(digest, out.result)
+    return out
+
+
 # -- cache --------------------------------------------------------------------------------------------------------
 
 def analyser_fingerprint() -> str:
@@ -195,6 +249,19 @@ class Cache:
 def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache_dir: Path | None = None,
         progress=None) -> RunResult:
     """Check ``paths``; conventions are inferred over the whole project at ``settings.root``."""
+    # A run allocates millions of small objects (syntax trees, facts, flow nodes) that stay alive until it ends
+    # and form no reference cycles worth collecting; the cyclic collector would rescan them again and again (a
+    # quarter of a cold run on vLLM).  It is off for the run, in the forked workers too, and back on after.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(paths, settings, jobs=jobs, cache_dir=cache_dir, progress=progress)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: Path | None, progress) -> RunResult:
     started = time.perf_counter()
     stats = Stats(_mark=started)
     root = settings.root
@@ -244,50 +311,30 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
         return settings.infers_from(display) and not foreign(display)
 
     results: dict[str, FileResult] = {}
-    todo = []
     errors: list[FileError] = []
-    skipped_paths: dict[str, Path] = {}  # module name -> path, for modules loaded on demand
-    candidates = []
-    for path, display in project_files:
-        stats.files_seen += display in report_set
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            if display in report_set:
-                errors.append(FileError(display, 1, 0, f"cannot read: {exc.strerror or exc}"))
-            continue
-        # Keyed by path and content: two files with the same bytes are still two modules.
-        digest = hashlib.blake2b(data, digest_size=20, key=display.encode()[-64:]).hexdigest()
-        module = module_name_for(display)
-        # Host code matters for the padding it writes and passes on; in tests and benchmarks (not inferred from)
-        # only kernels do.
-        host_relevant = settings.infer and infers_from(display) and might_carry_indices(data, needles)
-        if not (might_hold_kernel(data) or host_relevant or str(path) in explicit):
-            stats.files_skipped_by_prefilter += display in report_set
-            skipped_paths[module] = (path, display)
-            if display in report_set:
-                _, error = decode_source(data, display)
-                if error is not None:
-                    errors.append(error)
-            continue
-        candidates.append((path, display, module, digest, data))
-
+    skipped_paths: dict[str, tuple[Path, str]] = {}  # module name -> (path, display), for modules loaded on demand
+    jobs_todo = [ScanJob(path, display, module_name_for(display), settings.infer and infers_from(display),
+                         str(path) in explicit, display in report_set) for path, display in project_files]
+    stats.files_seen = len(report_set)
     stats.lap("discovery")
-    for item in candidates:
-        cached = cache.get(item[3])
-        if cached is not None and cached.path == item[1]:
-            results[item[1]] = cached
-            stats.files_from_cache += 1
-        else:
-            todo.append(item)
+    global _WORKER_CACHE, _WORKER_NEEDLES
+    _WORKER_CACHE, _WORKER_NEEDLES = cache, prefilter_needles(needles)  # inherited by forked workers
     if progress is not None and hasattr(progress, "start"):
-        progress.start(len(todo))
-    for result in _parallel(todo, jobs, progress):
-        results[result.path] = result
-        cache.put(result.digest, result)
+        progress.start(len(jobs_todo))
+    for job, scanned in zip(jobs_todo, _parallel(jobs_todo, jobs, progress, worker=_scan)):
+        if scanned.error is not None:
+            errors.append(scanned.error)
+        if scanned.unreadable:
+            continue
+        if scanned.result is None:
+            stats.files_skipped_by_prefilter += job.reported
+            skipped_paths[job.module] = (job.path, job.display)
+            continue
+        results[job.display] = scanned.result
+        stats.files_from_cache += scanned.cached
+        stats.files_parsed += not scanned.cached
     stats.lap("facts")
     paths_of = {display: path for path, display in project_files}
-    stats.files_parsed = len(todo)
 
     def load_on_demand(dotted: str) -> ModuleFacts | None:
         entry = skipped_paths.get(dotted)
@@ -429,7 +476,10 @@ def _kernel_flows(project, graph, settings, paths_of, cache, jobs, errors: list)
         if path is not None:
             todo.append((path, facts.path, key, names, [f for f in facts.functions if f.qualname in names]))
     modules_by_path = {m.path: m.module for m in project.modules.values()}
-    for display, key, result, error in _parallel(todo, jobs, None, worker=_flow_work):
+    # Largest first, one file at a time: a few files hold most of the kernel code, and workers that take them last
+    # (or in one chunk) leave the other core idle.
+    todo.sort(key=lambda item: -sum(f.end_line - f.line + 1 for f in item[4]))
+    for display, key, result, error in _parallel(todo, jobs, None, worker=_flow_work, chunk=1):
         if error is not None:
             errors.append(error)
             continue
@@ -439,7 +489,7 @@ def _kernel_flows(project, graph, settings, paths_of, cache, jobs, errors: list)
     return analyses
 
 
-def _parallel(todo, jobs: int | None, progress, worker=None):
+def _parallel(todo, jobs: int | None, progress, worker=None, chunk: int | None = None):
     worker = worker or _work
     jobs = jobs or os.cpu_count() or 1
     if jobs <= 1 or len(todo) < 8:
@@ -449,7 +499,7 @@ def _parallel(todo, jobs: int | None, progress, worker=None):
                 progress(1)
             yield result
         return
-    chunk = max(1, min(16, len(todo) // (jobs * 4)))
+    chunk = chunk or max(1, min(16, len(todo) // (jobs * 4)))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
         for result in pool.map(worker, todo, chunksize=chunk):
             if progress:
