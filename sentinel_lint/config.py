@@ -67,6 +67,8 @@ class Settings:
     infer_exclude: tuple[str, ...] = DEFAULT_INFER_EXCLUDE
     # name -> is_index_param(name): asked for every name on every chain, from a few thousand distinct names
     _index_names: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+    # (question, name) -> answer, for the other per-name lookups (explicit convention, fallback and its group)
+    _conventions_by_name: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def is_index_param(self, name: str) -> bool:
         known = self._index_names.get(name)
@@ -84,15 +86,35 @@ class Settings:
         return any(fnmatch.fnmatchcase(name, p) for p in self.index_params)
 
     def explicit_for(self, name: str) -> Convention | None:
-        return next((rule.convention for rule in self.explicit if rule.matches(name)), None)
+        key = ("explicit", name)
+        if key not in self._conventions_by_name:
+            self._conventions_by_name[key] = next(
+                (rule.convention for rule in self.explicit if rule.matches(name)), None)
+        return self._conventions_by_name[key]
 
     def fallback_for(self, name: str) -> Convention | None:
+        key = ("fallback", name)
+        if key not in self._conventions_by_name:
+            self._conventions_by_name[key] = self._fallback_for(name)
+        return self._conventions_by_name[key]
+
+    def _fallback_for(self, name: str) -> Convention | None:
         if self.fallback is None:
             return None
         conv = next((rule.convention for rule in self.fallback.tensors if rule.matches(name)), None)
         if conv is None and any(fnmatch.fnmatchcase(name, p) for p in self.index_params) and self.fallback.tensors:
             conv = self.fallback.tensors[0].convention
         return conv
+
+    def fallback_group(self, name: str) -> int | None:
+        """Which of the fallback pack's tensor rules an index parameter falls under (the kind of tensor it is)."""
+        key = ("group", name)
+        if key not in self._conventions_by_name:
+            group = None
+            if self.fallback is not None and self.is_index_param(name):
+                group = next((i for i, rule in enumerate(self.fallback.tensors) if rule.matches(name)), None)
+            self._conventions_by_name[key] = group
+        return self._conventions_by_name[key]
 
     def fingerprint(self) -> str:
         """A stable text of everything that changes results, for cache keys."""

@@ -307,8 +307,13 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
     # root (a fixture tree, a vendored package with its own pyproject.toml).
     foreign = nested_project_filter([d for _, d in project_files], root, PROJECT_MARKERS)
 
+    inference_sources: dict[str, bool] = {}  # asked for every producer and call argument: memoised per path
+
     def infers_from(display: str) -> bool:
-        return settings.infers_from(display) and not foreign(display)
+        known = inference_sources.get(display)
+        if known is None:
+            known = inference_sources[display] = settings.infers_from(display) and not foreign(display)
+        return known
 
     results: dict[str, FileResult] = {}
     errors: list[FileError] = []

@@ -65,7 +65,15 @@ class SourcePositions:
         return self._compares[def_line]
 
     def _segment(self, node: ast.AST) -> str:
-        return "".join((ast.get_source_segment(self.text, node) or "").split()).strip("()")
+        """The node's source without whitespace (ast.get_source_segment would split the whole file per call)."""
+        first, last = node.lineno - 1, node.end_lineno - 1
+        if first == last:
+            raw = self.lines[first].encode("utf-8")[node.col_offset:node.end_col_offset]
+        else:
+            raw = b"".join([self.lines[first].encode("utf-8")[node.col_offset:],
+                            *(line.encode("utf-8") for line in self.lines[first + 1:last]),
+                            self.lines[last].encode("utf-8")[:node.end_col_offset]])
+        return "".join(raw.decode("utf-8", errors="replace").split()).strip("()")
 
     def atom(self, def_line: int, cmp_index: int, pair: int, left_text: str = "", right_text: str = "") -> AtomSpans | None:
         compares = self.compares(def_line)

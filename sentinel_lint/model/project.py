@@ -43,10 +43,13 @@ class Project:
         self._found: dict[tuple[str, bool], ModuleFacts | None] = {}
         self._functions_by_name: dict[str, list] = {}
         self._callees: dict[tuple, list] = {}
+        self._by_last_part: dict[str, list[str]] = {}  # last dotted part -> module names, in the order added
         for facts in modules:
             self.add(facts)
 
     def add(self, facts: ModuleFacts) -> None:
+        if facts.module not in self.modules:
+            self._by_last_part.setdefault(facts.module.rpartition(".")[2], []).append(facts.module)
         self.modules[facts.module] = facts
         self.by_path[facts.path] = facts
         for fn in facts.functions:
@@ -72,8 +75,9 @@ class Project:
             return self._found[key]
         facts = self.modules.get(dotted)
         if facts is None:
-            suffix = "." + dotted
-            facts = next((m for name, m in self.modules.items() if name.endswith(suffix)), None)  # src/ layouts
+            suffix = "." + dotted  # src/ layouts: the first module added whose name ends with this one's
+            same_last = self._by_last_part.get(dotted.rpartition(".")[2], ())
+            facts = next((self.modules[name] for name in same_last if name.endswith(suffix)), None)
         if facts is None and load and self._loader is not None:
             facts = self._loader(dotted)
             if facts is not None:

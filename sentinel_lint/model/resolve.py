@@ -120,7 +120,7 @@ class Resolver:
         indices with -1 is not judged by another engine's 0.  The value most of the project's producers write wins (a
         strict majority of their places, or nothing); only padding written by generic host code (or host code for
         the kernel's own accelerator) counts: this is already a guess."""
-        group = self._group_of(param)
+        group = self.settings.fallback_group(param)
         if group is None:
             return None
         if self._group_pads is None:
@@ -128,7 +128,7 @@ class Resolver:
             for module in list(self.project.modules.values()):
                 for fn in module.kernels:
                     for p in fn.params:
-                        g = self._group_of(p)
+                        g = self.settings.fallback_group(p)
                         if g is not None and self.settings.explicit_for(p) is None:
                             self._group_pads.setdefault(g, []).extend(self._inferred_pads(module, fn.qualname, p))
         sites: dict[tuple[str, int], Reach] = {}
@@ -160,12 +160,6 @@ class Resolver:
         if _MINUS_ONE_PACK is None:
             _MINUS_ONE_PACK = load_pack("pad-slot-id")
         return any(rule.matches(param) and rule.convention.real_min >= 1 for rule in _MINUS_ONE_PACK.tensors)
-
-    def _group_of(self, param: str) -> int | None:
-        fallback = self.settings.fallback
-        if fallback is None or not self.settings.is_index_param(param):
-            return None
-        return next((i for i, rule in enumerate(fallback.tensors) if rule.matches(param)), None)
 
     def param_convention(self, root: Root) -> ParamConvention:
         cached = self._conventions.get(root)
