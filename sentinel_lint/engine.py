@@ -420,11 +420,12 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
 def _needed_functions(project: Project, graph, settings: Settings) -> dict[str, set[str]]:
     """module -> jit functions worth a libcst index flow.
 
-    A guard is judged only against a convention, and only parameters can have one: an index tensor by name, one
+    A guard is judged only against a convention, which only parameters can have: an index tensor by name, one
     that padding reaches, or (for the constant side) a sentinel-named parameter bound at the launch.  Kernels with
-    such a parameter are analysed, with every jit function connected to them by calls in either direction: a
-    helper's guard is judged through the kernels that call it (and the parameters they pass), and a caller's values
-    through its helpers' return values.  Constants bound to other parameters (block sizes, strides) need no flow."""
+    such a parameter are analysed, with the jit functions that call them (transitively: a helper's guard is judged
+    through the parameters its callers pass) and then every jit function those call (a caller's values go through
+    its helpers' return values).  Constants bound to other parameters (block sizes, strides) need no flow, nor do
+    the other callers of a shared helper such as an `exp`."""
 
     def capable(module, fn, param: str) -> bool:
         if settings.is_index_param(param):
@@ -439,27 +440,36 @@ def _needed_functions(project: Project, graph, settings: Settings) -> dict[str, 
             found = candidates[0] if len(candidates) == 1 else None
         return found if found is not None and found[1].is_kernel and found[1].worth_flow else None
 
-    neighbours: dict[tuple[str, str], list] = {}
-    stack = []
+    callees: dict[tuple[str, str], list] = {}
+    callers: dict[tuple[str, str], list] = {}
+    seeds = []
     for module in list(project.modules.values()):
         for fn in module.kernels:
             if not fn.worth_flow:
                 continue
-            for callee in fn.called:
-                found = resolve(module, callee)
+            for name in fn.called:
+                found = resolve(module, name)
                 if found is not None:
-                    neighbours.setdefault((module.module, fn.qualname), []).append(found)
-                    neighbours.setdefault((found[0].module, found[1].qualname), []).append((module, fn))
+                    callees.setdefault((module.module, fn.qualname), []).append(found)
+                    callers.setdefault((found[0].module, found[1].qualname), []).append((module, fn))
             if any(capable(module, fn, p) for p in fn.params):
-                stack.append((module, fn))
+                seeds.append((module, fn))
+
+    def closure(start, edges) -> list:
+        seen, out, stack = set(), [], list(start)
+        while stack:
+            module, fn = stack.pop()
+            key = (module.module, fn.qualname)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append((module, fn))
+            stack.extend(edges.get(key, ()))
+        return out
+
     needed: dict[str, set[str]] = {}
-    while stack:
-        module, fn = stack.pop()
-        names = needed.setdefault(module.module, set())
-        if fn.qualname in names:
-            continue
-        names.add(fn.qualname)
-        stack.extend(neighbours.get((module.module, fn.qualname), ()))
+    for module, fn in closure(closure(seeds, callers), callees):
+        needed.setdefault(module.module, set()).add(fn.qualname)
     return needed
 
 
