@@ -251,12 +251,23 @@ class _FactsVisitor(ast.NodeVisitor):
             # A kernel is worth a flow analysis if it may hold a guard, returns a value (a load helper), or calls
             # another function by a bare name (a helper that may hold the guard for it).
             called, may_guard = set(), False
-            for stmt in node.body:
-                for n in ast.walk(stmt):
-                    if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id not in _BUILTIN_CALLS:
-                        called.add(n.func.id)
-                    elif not may_guard:
-                        may_guard = _may_guard(n) or (isinstance(n, ast.Return) and n.value is not None)
+            stack = list(node.body)
+            while stack:  # ast.walk, without its per-node field iteration (kernel bodies are large)
+                n = stack.pop()
+                kind = type(n)
+                if kind is ast.Call and type(n.func) is ast.Name and n.func.id not in _BUILTIN_CALLS:
+                    called.add(n.func.id)
+                elif not may_guard and (kind is ast.Compare or kind is ast.Return):
+                    may_guard = _may_guard(n) or (kind is ast.Return and n.value is not None)
+                names = _CHILD_FIELDS.get(kind)
+                if names is None:
+                    names = _CHILD_FIELDS[kind] = tuple(f for f in kind._fields if f not in ("ctx", "op", "ops"))
+                for name in names:
+                    value = getattr(n, name, None)
+                    if type(value) is list:
+                        stack.extend(v for v in value if type(v) not in _LEAVES and isinstance(v, ast.AST))
+                    elif value is not None and type(value) not in _LEAVES and isinstance(value, ast.AST):
+                        stack.append(value)
             info.called = tuple(sorted(called))
             info.worth_flow = may_guard or bool(called)
         self.facts.functions.append(info)
