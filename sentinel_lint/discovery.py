@@ -173,9 +173,15 @@ def iter_python_files(paths: list[Path], root: Path, include: tuple[str, ...], e
     return out
 
 
+# How a kernel is made, as the facts pass recognises it: a decorator whose dotted name ends in `jit`
+# (`@triton.jit`, `@jit`, `@tl_jit(...)`), or a call `triton.jit(fn)`.
+_KERNEL_MAKER = re.compile(rb"@[ \t]*\(?[ \t]*[\w.]*jit\b|jit[ \t]*\(")
+
+
 def might_hold_kernel(data: bytes) -> bool:
-    """Cheap byte test: a Triton kernel needs both words in its file."""
-    return b"jit" in data and b"triton" in data
+    """Cheap byte test: a Triton kernel needs the word triton in its file (an import) and a jit decorator or call
+    (a configuration file that merely mentions "jit" and "triton" has neither)."""
+    return b"jit" in data and b"triton" in data and _KERNEL_MAKER.search(data) is not None
 
 
 def index_vocabulary(patterns) -> list[bytes]:
