@@ -174,8 +174,8 @@ def iter_python_files(paths: list[Path], root: Path, include: tuple[str, ...], e
 
 
 # How a kernel is made, as the facts pass recognises it: a decorator whose dotted name ends in `jit`
-# (`@triton.jit`, `@jit`, `@tl_jit(...)`), or a call `triton.jit(fn)`.
-_KERNEL_MAKER = re.compile(rb"@[ \t]*\(?[ \t]*[\w.]*jit\b|jit[ \t]*\(")
+# (`@triton.jit`, `@jit`, `@tl_jit(...)`), or an assignment `kernel = triton.jit(fn)`.
+_KERNEL_MAKER = re.compile(rb"@[ \t]*\(?[ \t]*[\w.]*jit\b|=[ \t]*[\w.]*jit[ \t]*\(")
 
 
 def might_hold_kernel(data: bytes) -> bool:
