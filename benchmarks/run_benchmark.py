@@ -499,8 +499,22 @@ def bench_corpus(root: Path, label: str, args, tools: dict, scratch: Path, log=p
         log(f"  WARNING: sentinel-lint's sources changed during the measurement: {results['code_before']} -> "
             f"{results['code_after']}")
     if args.profile:
-        results["profile"] = profile(sl, root, out_dir, log)
+        results["profile"] = phases(sl, root, jobs, log) + profile(sl, root, out_dir, log)
     return results
+
+
+def phases(sl: str, root: Path, jobs: int, log=print) -> str:
+    """Wall time per stage of one cold run with --jobs 1 and one with --jobs N (SENTINEL_LINT_TIMINGS)."""
+    lines = []
+    for n in sorted({1, jobs}):
+        argv = [sl, "check", "--no-cache", "--jobs", str(n), "--exit-zero", "-q", str(root)]
+        env = dict(os.environ, SENTINEL_LINT_TIMINGS="1")
+        proc = subprocess.run(argv, cwd=root, capture_output=True, text=True, env=env)
+        line = next((x for x in proc.stderr.splitlines() if "timings:" in x), "no timings printed")
+        lines.append(f"cold run, --jobs {n}: {line.split('timings: ', 1)[-1]}")
+        log(f"  {lines[-1]}")
+    return ("Stages of a cold run (wall seconds; with one job each stage's time is its CPU time):\n"
+            + "\n".join(lines) + "\n\n")
 
 
 def profile(sl: str, root: Path, out_dir: Path, log=print) -> str:

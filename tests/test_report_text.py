@@ -177,3 +177,11 @@ def test_quiet_prints_findings_only(project: Path):
     clean = cli(project, "-q", "clean.py")
     assert clean.returncode == 0
     assert clean.stdout == ""
+
+
+def test_timings_on_request_only(project: Path):
+    proc = cli(project, ".", SENTINEL_LINT_TIMINGS="1")
+    line = next(x for x in proc.stderr.splitlines() if "timings:" in x)
+    stages = [part.split()[0] for part in line.split("timings: ", 1)[1].split("; total")[0].split(", ")]
+    assert stages == ["discovery", "facts", "graph", "index", "checks"]  # "index flow"
+    assert "timings" not in cli(project, ".").stderr
