@@ -286,17 +286,8 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
     cache = Cache(cache_dir)
     # A run where no file changed (same paths, sizes and modification times, as ruff's cache assumes) and no
     # setting changed returns the stored result without reading a file.
-    run_key = hashlib.blake2b(repr((settings.fingerprint(), sorted(report_set), sorted(map(str, explicit))))
-                              .encode(), digest_size=20)
-    for path, display in project_files:
-        try:
-            st = os.stat(path)
-        except OSError:
-            run_key.update(f"{display}:missing".encode())
-            continue
-        run_key.update(f"{display}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    run_key = run_key.hexdigest()
-    memo = cache.get_run(run_key)
+    run_key = _run_key(settings, report_set, explicit, project_files) if cache.directory is not None else None
+    memo = cache.get_run(run_key) if run_key is not None else None
     if memo is not None:
         memo.stats.elapsed = time.perf_counter() - started
         memo.stats.phases = {"cached run": memo.stats.elapsed}
@@ -413,8 +404,22 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
     errors.sort(key=lambda e: (e.path, e.line))
     stats.elapsed = time.perf_counter() - started
     result = RunResult(diagnostics, errors, stats, conventions)
-    cache.put_run(run_key, result)
+    if run_key is not None:
+        cache.put_run(run_key, result)
     return result
+
+
+def _run_key(settings: Settings, report_set, explicit, project_files) -> str:
+    key = hashlib.blake2b(repr((settings.fingerprint(), sorted(report_set), sorted(map(str, explicit)))).encode(),
+                          digest_size=20)
+    for path, display in project_files:
+        try:
+            st = os.stat(path)
+        except OSError:
+            key.update(f"{display}:missing".encode())
+            continue
+        key.update(f"{display}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return key.hexdigest()
 
 
 def _needed_functions(project: Project, graph, settings: Settings) -> dict[str, set[str]]:
