@@ -15,9 +15,25 @@ SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".
 @dataclass(frozen=True)
 class GitIgnoreRule:
     base: str  # directory of the .gitignore, relative to the root, "" for the root
-    regex: re.Pattern
+    pattern: str  # the rule as a regular expression over paths relative to ``base``
     negated: bool
     dir_only: bool
+    basename: str | None = None  # a pattern with no "/" (nor "**" or a class) matches names: its regex on a name
+    literal: str | None = None  # ... and one with no wildcard at all is just that name
+
+    @property
+    def regex(self) -> re.Pattern:
+        return _compiled(self.pattern)
+
+
+_COMPILED: dict[str, re.Pattern] = {}
+
+
+def _compiled(pattern: str) -> re.Pattern:
+    regex = _COMPILED.get(pattern)
+    if regex is None:
+        regex = _COMPILED[pattern] = re.compile(pattern)
+    return regex
 
 
 def _glob_to_regex(pattern: str) -> str:
@@ -64,8 +80,10 @@ def parse_gitignore(text: str, base: str) -> list[GitIgnoreRule]:
         anchored = "/" in line
         line = line.lstrip("/")
         body = _glob_to_regex(line)
-        regex = re.compile(("^" if anchored else "^(?:.*/)?") + body + "$")
-        rules.append(GitIgnoreRule(base, regex, negated, dir_only))
+        by_name = not anchored and "**" not in line and "[" not in line
+        literal = line if by_name and not any(c in line for c in "*?\\") else None
+        rules.append(GitIgnoreRule(base, ("^" if anchored else "^(?:.*/)?") + body + "$", negated, dir_only,
+                                   body if by_name else None, literal))
     return rules
 
 
@@ -78,9 +96,9 @@ class Ignorer:
         self.use_gitignore = use_gitignore
         self.rules: list[GitIgnoreRule] = []
         self._loaded: set[str] = set()
-        # Per .gitignore (in load order): one alternation of all its patterns, so that a path no rule matches (most
-        # of them) costs one regex call per .gitignore instead of one per rule.
-        self._groups: list[tuple[str, re.Pattern, list[GitIgnoreRule]]] = []
+        # Per .gitignore (in load order), what tells that no rule can match a path (most paths): the literal names
+        # it lists, one alternation of its name patterns (matched on the last part only) and one of the rest.
+        self._groups: list[tuple[str, frozenset, re.Pattern | None, re.Pattern | None, list[GitIgnoreRule]]] = []
 
     def load_dir(self, rel_dir: str) -> None:
         """Read ``rel_dir/.gitignore`` once (``""`` is the root)."""
@@ -93,8 +111,12 @@ class Ignorer:
                 rules = parse_gitignore(fh.read(), rel_dir)
             if rules:
                 self.rules += rules
-                combined = re.compile("|".join(f"(?:{rule.regex.pattern})" for rule in rules))
-                self._groups.append((rel_dir, combined, rules))
+                names = frozenset(r.literal for r in rules if r.literal is not None)
+                globs = [r.basename for r in rules if r.basename is not None and r.literal is None]
+                paths = [r.pattern for r in rules if r.basename is None]
+                by_name = re.compile("(?:" + "|".join(globs) + r")\Z") if globs else None
+                by_path = re.compile("|".join(f"(?:{p})" for p in paths)) if paths else None
+                self._groups.append((rel_dir, names, by_name, by_path, rules))
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
         name = rel.rsplit("/", 1)[-1]
@@ -104,14 +126,15 @@ class Ignorer:
             ):
                 return True
         verdict = False
-        for base, combined, rules in self._groups:  # the last matching rule wins, across .gitignore files too
+        for base, names, by_name, by_path, rules in self._groups:  # the last matching rule wins, across files too
             if base:
                 if not rel.startswith(base + "/"):
                     continue
                 sub = rel[len(base) + 1:]
             else:
                 sub = rel
-            if not combined.match(sub):
+            if not (name in names or (by_name is not None and by_name.match(name))
+                    or (by_path is not None and by_path.match(sub))):
                 continue
             for rule in rules:
                 if (is_dir or not rule.dir_only) and rule.regex.match(sub):
