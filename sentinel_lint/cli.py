@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .checks import RULES
 from .config import ConfigError, available_packs, load_settings
 from .engine import run
 from .report import EMITTERS
@@ -282,6 +281,8 @@ def conventions(paths, config_file, rule_pack, sentinel, no_infer, select, ignor
 @main.command("rules")
 def list_rules():
     """List the rules."""
+    from .checks import RULES
+
     for code, rule in sorted(RULES.items()):
         click.echo(f"{code}  {rule.name:30s} {rule.summary}")
 
@@ -290,6 +291,8 @@ def list_rules():
 @click.argument("code")
 def explain(code):
     """Print one rule's documentation."""
+    from .checks import RULES
+
     rule = RULES.get(code.upper())
     if rule is None:
         click.echo(f"sentinel-lint: error: unknown rule {code!r}; known: {', '.join(sorted(RULES))}", err=True)

@@ -6,31 +6,29 @@ processes and is cached by content hash; linking and checking are project-wide a
 """
 from __future__ import annotations
 
-import ast
 import gc
 import hashlib
 import os
 import pickle
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .checks import RULES, CheckContext
 from .config import PROJECT_MARKERS, Settings
 from .diagnostics import Diagnostic, FileError
 from .discovery import (index_vocabulary, iter_python_files, might_carry_indices, might_hold_kernel,
                         nested_project_filter, prefilter_needles)
-from .model.facts import ModuleFacts, collect_facts, looks_like_sentinel
-from .model.flow import FlowGraph
-from .model.sites import FunctionAnalysis
-from .model.project import Project, module_name_for
-from .model.resolve import ParamConvention, Resolver
+from .model.conventions import ParamConvention
 from .source import decode_source, split_lines
-from .suppressions import apply_suppressions, parse_suppressions
+
+# The analysis modules (facts, flow graph, resolver, rules) are imported where they are used: a run whose files did
+# not change returns its cached result before it needs any of them, and pre-commit starts the tool on every commit.
+if TYPE_CHECKING:
+    from .model.facts import ModuleFacts
+    from .model.sites import FunctionAnalysis
 
 MAX_FILE_BYTES = 8 * 1024 * 1024  # larger "source" files are generated data, not kernels: reported and skipped
 
@@ -76,6 +74,10 @@ def analyse_source(data: bytes, path: str, module: str, digest: str) -> FileResu
     if len(data) > MAX_FILE_BYTES:
         result.error = FileError(path, 1, 0, f"file too large to analyse ({len(data)} bytes > {MAX_FILE_BYTES})")
         return result
+    import ast
+
+    from .model.facts import collect_facts
+
     text, error = decode_source(data, path)
     if error is not None:
         result.error = error
@@ -294,6 +296,12 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
         memo.stats.files_parsed = 0
         return memo
 
+    from .checks import RULES, CheckContext
+    from .model.flow import FlowGraph
+    from .model.project import Project, module_name_for
+    from .model.resolve import Resolver
+    from .suppressions import apply_suppressions, parse_suppressions
+
     # Padding counts where it is this project's: not in tests or benchmarks, nor in a project of its own below the
     # root (a fixture tree, a vendored package with its own pyproject.toml).
     foreign = nested_project_filter([d for _, d in project_files], root, PROJECT_MARKERS)
@@ -432,6 +440,8 @@ def _needed_functions(project: Project, graph, settings: Settings) -> dict[str, 
     its helpers' return values).  Constants bound to other parameters (block sizes, strides) need no flow, nor do
     the other callers of a shared helper such as an `exp`."""
 
+    from .model.facts import looks_like_sentinel
+
     def capable(module, fn, param: str) -> bool:
         if settings.is_index_param(param):
             return True
@@ -519,6 +529,9 @@ def _parallel(todo, jobs: int | None, progress, worker=None, chunk: int | None =
                 progress(1)
             yield result
         return
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     chunk = chunk or max(1, min(16, len(todo) // (jobs * 4)))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
         for result in pool.map(worker, todo, chunksize=chunk):

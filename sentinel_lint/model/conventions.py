@@ -52,6 +52,19 @@ class Convention:
         }
 
 
+@dataclass
+class ParamConvention:
+    """The convention one kernel parameter follows, and why (kept with the other plain data: a cached run's
+    result holds these, and reading it back must not need the analysis modules)."""
+
+    path: str
+    kernel: str
+    param: str
+    convention: Convention | None
+    status: str  # why: "config", "inferred", "pack", "project", or "unknown: ..."
+    mixed: list  # [(value, Reach), ...] when producers with different sentinels reach this parameter
+
+
 def convention_for(values: set[int] | frozenset[int], name: str = "", *, zero_reserved: bool = False, **kw) -> Convention:
     """The convention implied by padding with ``values``: real ids start above every non-negative sentinel.
 

@@ -6,10 +6,10 @@ convention by precedence: explicit settings > inferred from the code that writes
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from ..config import Settings, load_pack
-from .conventions import Convention, Evidence
+from .conventions import Convention, Evidence, ParamConvention
 from .facts import ModuleFacts, looks_like_sentinel
 from .flow import FlowGraph, Reach, inferred_convention
 from .sites import FunctionAnalysis, Operand
@@ -18,16 +18,6 @@ from .project import Project, Resolved
 
 Root = tuple  # (module dotted name, kernel qualname, parameter)
 _MINUS_ONE_PACK = None
-
-
-@dataclass
-class ParamConvention:
-    path: str
-    kernel: str
-    param: str
-    convention: Convention | None
-    status: str  # why: "config", "inferred", "pack", or "unknown: ..."
-    mixed: list  # [(value, Reach), ...] when producers with different sentinels reach this parameter
 
 
 class Resolver:
