@@ -205,18 +205,8 @@ class _FactsVisitor(ast.NodeVisitor):
             self.generic_visit(node)
 
     def generic_visit(self, node: ast.AST) -> None:
-        kind = type(node)
-        names = _CHILD_FIELDS.get(kind)
-        if names is None:
-            names = _CHILD_FIELDS[kind] = tuple(n for n in kind._fields if n not in ("ctx", "op", "ops"))
-        for name in names:
-            value = getattr(node, name, None)
-            if type(value) is list:
-                for item in value:
-                    if type(item) not in _LEAVES and isinstance(item, ast.AST):
-                        self.visit(item)
-            elif value is not None and type(value) not in _LEAVES and isinstance(value, ast.AST):
-                self.visit(value)
+        for child in _child_nodes(node):
+            self.visit(child)
 
     # -- scopes -------------------------------------------------------------------------------------------------
     @property
@@ -259,15 +249,7 @@ class _FactsVisitor(ast.NodeVisitor):
                     called.add(n.func.id)
                 elif not may_guard and (kind is ast.Compare or kind is ast.Return):
                     may_guard = _may_guard(n) or (kind is ast.Return and n.value is not None)
-                names = _CHILD_FIELDS.get(kind)
-                if names is None:
-                    names = _CHILD_FIELDS[kind] = tuple(f for f in kind._fields if f not in ("ctx", "op", "ops"))
-                for name in names:
-                    value = getattr(n, name, None)
-                    if type(value) is list:
-                        stack.extend(v for v in value if type(v) not in _LEAVES and isinstance(v, ast.AST))
-                    elif value is not None and type(value) not in _LEAVES and isinstance(value, ast.AST):
-                        stack.append(value)
+                stack.extend(_child_nodes(n))
             info.called = tuple(sorted(called))
             info.worth_flow = may_guard or bool(called)
         self.facts.functions.append(info)
@@ -612,6 +594,23 @@ _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}  # node type -> its fields that 
 # Nodes that hold nothing the facts pass records (no call, assignment, definition or import below them).
 _LEAVES = frozenset({ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.Pass, ast.Break, ast.Continue,
                      ast.alias})
+
+def _child_nodes(node: ast.AST) -> list:
+    """A node's children that may hold something the facts pass records, in field order (contexts, operators and
+    leaves left out)."""
+    kind = type(node)
+    names = _CHILD_FIELDS.get(kind)
+    if names is None:
+        names = _CHILD_FIELDS[kind] = tuple(n for n in kind._fields if n not in ("ctx", "op", "ops"))
+    out = []
+    for name in names:
+        value = getattr(node, name, None)
+        if type(value) is list:
+            out.extend(v for v in value if type(v) not in _LEAVES and isinstance(v, ast.AST))
+        elif value is not None and type(value) not in _LEAVES and isinstance(value, ast.AST):
+            out.append(value)
+    return out
+
 
 _BUILTIN_CALLS = frozenset({"range", "len", "min", "max", "int", "float", "bool", "abs", "print", "isinstance",
                             "tuple", "list", "static_range", "zip", "enumerate"})
