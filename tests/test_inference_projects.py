@@ -8,7 +8,7 @@ import pytest
 from helpers import PROJECTS, check_json, cli, copy_tree, found, project_markers
 
 PROJECT_NAMES = ["gdn_null_block", "mamba_pad_slot", "mixed", "constexpr_null_block", "broken_chain", "with_tests",
-                 "configured", "multi_backend"]
+                 "configured", "multi_backend", "untraced_padding"]
 
 # (path, line) of a finding → text its message must contain (the producer it was judged against).
 CITES = {
@@ -23,6 +23,9 @@ CITES = {
     "multi_backend": {("eng/ops.py", 12): "lets PAD_SLOT_ID (-1) through as a real slot, written at eng/backend.py:11",
                       ("eng/ops.py", 25): "lets 0 through as a real slot, written at eng/layer.py:14",
                       ("eng/hardware/npu/npu_ops.py", 9): "written at eng/hardware/npu/npu_backend.py:8"},
+    "untraced_padding": {("eng/ops.py", 24): "`sid <= 0` rejects real id 0 as padding (`state_idx_ptr`: no padding "
+                                             "producer found; this project pads this kind of tensor with -1 "
+                                             "elsewhere (not traced to a kernel), e.g. eng/graph_buffers.py:7)"},
     "mixed": {("engine/kernels.py", 6): "PAD_SLOT_ID (-1) at engine/runner.py:16; NULL_BLOCK_ID (0) at "
                                         "engine/runner.py:11"},
 }
@@ -127,6 +130,16 @@ def test_broken_chain_is_pack_default():
     assert p["source"] == "pack"
     assert p["convention"]["origin"] == "rule pack null-block-id; no padding producer found"
     assert p["convention"]["chains"] == []
+
+
+def test_untraced_project_padding_beats_another_engines_pack():
+    """No chain reaches the kernels (the buffers go by dictionary key), but the project pads its state-id buffers
+    with -1: that, not the null-block pack's 0, is what `sid < 0` is judged against."""
+    params = conventions(PROJECTS / "untraced_padding")
+    p = params[("eng/ops.py", "update_state_kernel", "state_idx_ptr")]
+    assert p["source"] == "project"
+    assert (p["convention"]["invalid"], p["convention"]["real_min"]) == ([-1], 0)
+    assert chain_text(p) == ["eng/graph_buffers.py:7: torch.full((max_batches,), -1, dtype=torch.int64, device=device)"]
 
 
 def test_configured_convention_is_config():

@@ -182,12 +182,7 @@ class FlowGraph:
         # A tensor that writes its own padding follows it: padding from further upstream stops there (vLLM's
         # linear attention turns block-table rows padded with 0 into -1 with torch.where and t[n:] = PAD).
         repadded = {start for start, producer, _ in self.producers if producer.kind == "pad"}
-        for start, producer, module in self.producers:
-            resolved = self.project.resolve_const(module, producer.value)
-            if resolved is None or (producer.kind == "pad" and resolved.value > 0):
-                continue  # "no slot" is written as -1 or 0; a positive fill is a real id or a count
-            if producer.kind == "pad" and resolved.value == 0 and not producer.partial and not resolved.name:
-                continue  # torch.full(..., 0) / t.fill_(0) on a whole tensor initialises; it does not pad rows
+        for start, producer, module, resolved in self._sentinel_producers():
             origin = Evidence(module.path, producer.line, producer.what)
             platform = platform_of(module.path)
             parents: dict[str, tuple[str, Evidence] | None] = {start: None}
@@ -224,6 +219,27 @@ class FlowGraph:
                         queue.append(nxt)
         self._flows = flows
         return flows
+
+    def _sentinel_producers(self):
+        """(start node, producer, module, resolved value) of the producers that can write "no slot"."""
+        for start, producer, module in self.producers:
+            resolved = self.project.resolve_const(module, producer.value)
+            if resolved is None or (producer.kind == "pad" and resolved.value > 0):
+                continue  # "no slot" is written as -1 or 0; a positive fill is a real id or a count
+            if producer.kind == "pad" and resolved.value == 0 and not producer.partial and not resolved.name:
+                continue  # torch.full(..., 0) / t.fill_(0) on a whole tensor initialises; it does not pad rows
+            yield start, producer, module, resolved
+
+    def padding_written(self) -> list[Reach]:
+        """Every padding write in the host code, traced to a kernel or not, as a one-link Reach named after the
+        tensor it pads (``names``: that tensor's name)."""
+        out = []
+        for start, producer, module, resolved in self._sentinel_producers():
+            if producer.kind == "pad":
+                tensor = start.rsplit(":", 1)[-1].rsplit(".", 1)[-1].lstrip("?")
+                out.append(Reach(resolved.value, resolved.name.lstrip("-"), "pad",
+                                 (Evidence(module.path, producer.line, producer.what),), (tensor,)))
+        return out
 
     def flow_for(self, module: ModuleFacts, kernel: str, param: str) -> ParamFlow | None:
         return self.flows().get(_global(module, f"v:{kernel}:{param}"))

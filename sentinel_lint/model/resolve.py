@@ -30,6 +30,7 @@ class Resolver:
         self._callers: dict[tuple[str, str], list] = {}
         self._conventions: dict[Root, ParamConvention] = {}
         self._group_pads: dict[int, list] | None = None
+        self._untraced: dict[int, list] | None = None
         self._link_helpers()
 
     def _link_helpers(self) -> None:
@@ -125,6 +126,15 @@ class Resolver:
         for r in self._group_pads.get(group, ()):
             if platform_distance(r.chain[0].path, kernel_path) == 0:
                 sites.setdefault((r.chain[0].path, r.chain[0].line), r)
+        traced = ""
+        if not sites:
+            # Nothing this project pads reaches a kernel parameter of this kind, but its host code may still pad
+            # tensors of this kind (by their names) where the chain to a kernel is lost: an engine that fills its
+            # state-id buffers with -1 is not judged by another engine's 0 either.
+            traced = " (not traced to a kernel)"
+            for r in self._untraced_group_pads(group):
+                if platform_distance(r.chain[0].path, kernel_path) == 0:
+                    sites.setdefault((r.chain[0].path, r.chain[0].line), r)
         by_value: dict[int, list[Reach]] = {}
         for r in sites.values():
             by_value.setdefault(r.value, []).append(r)
@@ -133,14 +143,24 @@ class Resolver:
         value, pads = max(by_value.items(), key=lambda item: (len(item[1]), -item[0]))
         if 2 * len(pads) <= len(sites):  # the project is split: a pack's guess would only pick a side
             values = "/".join(str(v) for v in sorted(by_value))
-            return f"unknown: no padding producer found; this project pads this kind of tensor with {values} alike"
+            return (f"unknown: no padding producer found; this project pads this kind of tensor with {values} "
+                    f"alike{traced}")
         pads.sort(key=lambda r: (not r.name, r.chain[0].path, r.chain[0].line))  # a named sentinel is the best example
         first = pads[0].chain[0]
         share = f" at {len(pads)} of {len(sites)} places" if len(pads) < len(sites) else ""
         return replace(
             inferred_convention(pads[:1], self._zero_reserved(param)), source="project",
             origin=f"no padding producer found; this project pads this kind of tensor with {value}{share} "
-                   f"elsewhere, e.g. {first.path}:{first.line}")
+                   f"elsewhere{traced}, e.g. {first.path}:{first.line}")
+
+    def _untraced_group_pads(self, group: int) -> list[Reach]:
+        if self._untraced is None:
+            self._untraced = {}
+            for r in self.graph.padding_written() if self.graph is not None else ():
+                g = self.settings.fallback_group(r.names[0])
+                if g is not None and self.settings.explicit_for(r.names[0]) is None:
+                    self._untraced.setdefault(g, []).append(r)
+        return self._untraced.get(group, [])
 
     @staticmethod
     def _zero_reserved(param: str) -> bool:
