@@ -250,6 +250,7 @@ def conventions(paths, config_file, rule_pack, sentinel, no_infer, select, ignor
             "path": pc.path,
             "kernel": pc.kernel,
             "param": pc.param,
+            "launched_as": pc.launched_as or None,
             "source": pc.status,
             "convention": conv.to_json() if conv else None,
             "mixed": [{"value": v, "chain": [e.to_json() for e in r.chain]} for v, r in pc.mixed],

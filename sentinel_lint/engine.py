@@ -383,7 +383,8 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
         for fn in facts.kernels:
             for param in fn.params:
                 pc = resolver.param_convention((facts.module, fn.qualname, param))
-                if settings.is_index_param(param) or (pc.convention is not None and pc.status != "pack"):
+                if settings.is_index_param(param) or pc.launched_as or (pc.convention is not None
+                                                                         and pc.status != "pack"):
                     conventions.append(pc)  # index parameters always, "unknown" and why included
         if not facts.kernels:
             continue
@@ -441,12 +442,15 @@ def _needed_functions(project: Project, graph, settings: Settings) -> dict[str, 
     the other callers of a shared helper such as an `exp`."""
 
     from .model.facts import looks_like_sentinel
+    from .model.resolve import launch_alias
 
     def capable(module, fn, param: str) -> bool:
         if settings.is_index_param(param):
             return True
         flow = graph.flow_for(module, fn.qualname, param) if graph is not None else None
-        return flow is not None and bool(flow.pads or (flow.values and looks_like_sentinel(param)))
+        if flow is not None and bool(flow.pads or (flow.values and looks_like_sentinel(param))):
+            return True
+        return launch_alias(graph, settings, module, fn.qualname, param) is not None
 
     def resolve(module, callee: str):
         found = project.find_function(module, callee)

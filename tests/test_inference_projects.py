@@ -8,7 +8,7 @@ import pytest
 from helpers import PROJECTS, check_json, cli, copy_tree, found, project_markers
 
 PROJECT_NAMES = ["gdn_null_block", "mamba_pad_slot", "mixed", "constexpr_null_block", "broken_chain", "with_tests",
-                 "configured", "multi_backend", "untraced_padding"]
+                 "configured", "multi_backend", "untraced_padding", "launch_alias"]
 
 # (path, line) of a finding → text its message must contain (the producer it was judged against).
 CITES = {
@@ -26,6 +26,8 @@ CITES = {
     "untraced_padding": {("eng/ops.py", 24): "`sid <= 0` rejects real id 0 as padding (`state_idx_ptr`: no padding "
                                              "producer found; this project pads this kind of tensor with -1 "
                                              "elsewhere (not traced to a kernel), e.g. eng/graph_buffers.py:7)"},
+    "launch_alias": {("lib/recurrent.py", 18): "(rule pack null-block-id; launched with `initial_state_indices` at "
+                                               "lib/recurrent.py:35; no padding producer found for `h0_indices`)"},
     "mixed": {("engine/kernels.py", 6): "PAD_SLOT_ID (-1) at engine/runner.py:16; NULL_BLOCK_ID (0) at "
                                         "engine/runner.py:11"},
 }
@@ -140,6 +142,19 @@ def test_untraced_project_padding_beats_another_engines_pack():
     assert p["source"] == "project"
     assert (p["convention"]["invalid"], p["convention"]["real_min"]) == ([-1], 0)
     assert chain_text(p) == ["eng/graph_buffers.py:7: torch.full((max_batches,), -1, dtype=torch.int64, device=device)"]
+
+
+def test_parameter_known_by_the_index_tensor_it_is_launched_with():
+    """`h0_indices` says nothing of its kind; `h0_indices=initial_state_indices` at its launch does.  A parameter
+    launched with tensors of two kinds, or with an index tensor only by a test, or never loaded through (a flag
+    launched with `has_initial_state_indices`), is left alone."""
+    params = conventions(PROJECTS / "launch_alias")
+    p = params[("lib/recurrent.py", "recurrent_update_kernel", "h0_indices")]
+    assert p["launched_as"] == "initial_state_indices"
+    assert (p["source"], p["convention"]["invalid"], p["convention"]["real_min"]) == ("pack", [0], 1)
+    assert ("lib/recurrent.py", "recurrent_update_kernel", "USE_H0") not in params  # a flag: nothing loaded through it
+    assert ("lib/recurrent.py", "gather_rows_kernel", "src") not in params
+    assert ("lib/recurrent.py", "probe_kernel", "t") not in params
 
 
 def test_configured_convention_is_config():

@@ -63,6 +63,7 @@ class ParamConvention:
     convention: Convention | None
     status: str  # why: "config", "inferred", "pack", "project", or "unknown: ..."
     mixed: list  # [(value, Reach), ...] when producers with different sentinels reach this parameter
+    launched_as: str = ""  # the index tensor name it is known by, where its own name is not one (``h0_indices``)
 
 
 def convention_for(values: set[int] | frozenset[int], name: str = "", *, zero_reserved: bool = False, **kw) -> Convention:

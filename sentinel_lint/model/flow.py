@@ -62,6 +62,7 @@ class FlowGraph:
         self.launches: list[tuple[ModuleFacts, str, int]] = []
         self._constructed: set[tuple[str, str]] = set()
         self._flows: dict[str, ParamFlow] | None = None
+        self._launched_with: dict[str, list[tuple[str, Evidence]]] | None = None
 
     def add_edge(self, src: str, dst: str, evidence: Evidence) -> None:
         if src != dst:
@@ -243,6 +244,20 @@ class FlowGraph:
 
     def flow_for(self, module: ModuleFacts, kernel: str, param: str) -> ParamFlow | None:
         return self.flows().get(_global(module, f"v:{kernel}:{param}"))
+
+    def launched_with(self, module: ModuleFacts, kernel: str, param: str) -> list[tuple[str, Evidence]]:
+        """(host name, launch) for each variable or field that a launch passes to this kernel parameter as it is:
+        ``h0_indices=initial_state_indices`` says what kind of tensor ``h0_indices`` holds."""
+        if self._launched_with is None:
+            self._launched_with = {}
+            for src, targets in self.edges.items():
+                for dst, evidence in targets:
+                    if dst in self.kernel_params and evidence.what.startswith("launch "):
+                        name = src.rsplit(":", 1)[-1].rsplit(".", 1)[-1].lstrip("?")
+                        self._launched_with.setdefault(dst, []).append((name, evidence))
+            for found in self._launched_with.values():
+                found.sort(key=lambda item: (item[0], item[1].path, item[1].line))
+        return self._launched_with.get(_global(module, f"v:{kernel}:{param}"), [])
 
 
 def inferred_convention(pads: list[Reach], zero_reserved: bool) -> Convention | None:

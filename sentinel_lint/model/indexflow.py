@@ -86,6 +86,7 @@ class _FunctionAnalyzer:
         self._returns_vals: frozenset = frozenset()
         self._returns_ptrs: frozenset = frozenset()
         self._stores: set[str] = set()
+        self._loads: set[str] = set()
 
     def run(self) -> FunctionAnalysis:
         state = _State({p: frozenset({("param", p)}) for p in self.params}, {p: frozenset({p}) for p in self.params})
@@ -94,6 +95,7 @@ class _FunctionAnalyzer:
         self.result.calls = list(self._calls.values())
         self.result.returns = (self._returns_vals, self._returns_ptrs)
         self.result.stores_through = frozenset(self._stores)
+        self.result.loads_through = frozenset(self._loads)
         return self.result
 
     # -- statements ---------------------------------------------------------------------------------------------
@@ -217,6 +219,7 @@ class _FunctionAnalyzer:
             if last == "load" and isinstance(func, cst.Attribute) and node.args:
                 ptr_arg = next((a for a in node.args if a.keyword and a.keyword.value == "pointer"), node.args[0])
                 _, ptrs = self.eval(ptr_arg.value, state)
+                self._loads |= ptrs
                 return frozenset(("load", p) for p in ptrs), empty
             if isinstance(func, cst.Attribute) and func.attr.value in _CAST_METHODS:
                 inner = self.eval(func.value, state)  # idx.to(tl.int64)
@@ -247,6 +250,8 @@ class _FunctionAnalyzer:
         key = id(node)
         args = [self.eval(a.value, state) for a in node.args if a.keyword is None and not a.star]
         kwargs = {a.keyword.value: self.eval(a.value, state) for a in node.args if a.keyword is not None}
+        for _, ptrs in [*args, *kwargs.values()]:
+            self._loads |= ptrs  # a helper may load through it (pointers handed on count as read)
         call = self._calls.get(key)
         if call is None:
             call = HelperCall(callee, args, kwargs, 0)

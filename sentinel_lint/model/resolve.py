@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..config import Settings, load_pack
+from ..config import Settings, load_pack, not_an_index_name
 from .conventions import Convention, Evidence, ParamConvention
 from .facts import ModuleFacts, looks_like_sentinel
 from .flow import FlowGraph, Reach, inferred_convention
@@ -18,6 +18,22 @@ from .project import Project, Resolved
 
 Root = tuple  # (module dotted name, kernel qualname, parameter)
 _MINUS_ONE_PACK = None
+
+
+def launch_alias(graph: FlowGraph | None, settings: Settings, module: ModuleFacts, kernel: str,
+                 param: str) -> tuple[str, Evidence] | None:
+    """The index tensor name a kernel parameter with a name of its own (``h0_indices``) is launched with
+    (``initial_state_indices``): the name its conventions are looked up by.  Launches in test code do not count,
+    and launches that pass tensors of different kinds say nothing; nor does a parameter whose own name says stride,
+    size or count (``topk_indices.stride(0)``)."""
+    if graph is None or settings.is_index_param(param) or not_an_index_name(param):
+        return None
+    named = [(name, launch) for name, launch in graph.launched_with(module, kernel, param)
+             if settings.is_index_param(name) and graph.producer_filter(launch.path)]
+    if not named:
+        return None
+    kinds = {(settings.fallback_group(name), settings.explicit_for(name)) for name, _ in named}
+    return named[0] if len(kinds) == 1 else None
 
 
 class Resolver:
@@ -179,37 +195,47 @@ class Resolver:
         module = self.project.modules[module_name]
         settings = self.settings
         pads = self._inferred_pads(module, kernel, param)
+        # The name that says what kind of tensor this is: the parameter's own, or the index tensor it is launched
+        # with where its own says nothing.
+        analysis = self.analyses.get((module_name, kernel))
+        loaded = analysis is not None and param in analysis.loads_through
+        alias = launch_alias(self.graph, settings, module, kernel, param) if loaded else None
+        kind = alias[0] if alias else param
+        launched = f"launched with `{alias[0]}` at {alias[1].path}:{alias[1].line}; " if alias else ""
         mixed = []
         if len({r.value for r in pads}) > 1:
             seen = {}
             for r in pads:
                 seen.setdefault(r.value, r)
             mixed = sorted(seen.items())
-        explicit = settings.explicit_for(param)
-        fallback = settings.fallback_for(param)
-        analysis = self.analyses.get((module_name, kernel))
+        explicit = settings.explicit_for(kind)
+        fallback = settings.fallback_for(kind)
         # A tensor the kernel writes itself (a running block column, a counter) holds what the kernel computed, not
         # host padding: a guess by its name (pack or project default) says nothing about it.
         kernel_owned = analysis is not None and param in analysis.stores_through
-        project_default = None if (explicit or pads or kernel_owned) else self._project_default(param, module.path)
+        project_default = None if (explicit or pads or kernel_owned) else self._project_default(kind, module.path)
         if explicit is not None:
             result = ParamConvention(module.path, kernel, param, explicit, "config", mixed)
         elif pads:
-            conv = inferred_convention(pads, self._zero_reserved(param))
+            conv = inferred_convention(pads, self._zero_reserved(kind))
             result = ParamConvention(module.path, kernel, param, conv, "inferred", mixed)
         elif isinstance(project_default, str):
-            result = ParamConvention(module.path, kernel, param, None, project_default, [])
+            result = ParamConvention(module.path, kernel, param, None,
+                                     project_default.replace("unknown: ", f"unknown: {launched}", 1), [])
         elif project_default is not None:
-            result = ParamConvention(module.path, kernel, param, project_default, "project", [])
+            result = ParamConvention(module.path, kernel, param,
+                                     replace(project_default, origin=launched + project_default.origin), "project", [])
         elif kernel_owned:
             result = ParamConvention(module.path, kernel, param, None,
                                      "unknown: no padding producer found and the kernel writes this tensor itself", [])
         elif fallback is not None:
             why = "no padding producer found" if settings.infer else "inference off"
-            result = ParamConvention(module.path, kernel, param, replace(fallback, origin=f"{fallback.origin}; {why}"),
-                                     "pack", mixed)
+            result = ParamConvention(module.path, kernel, param,
+                                     replace(fallback, origin=f"{fallback.origin}; {launched}{why}"), "pack", mixed)
         else:
             result = ParamConvention(module.path, kernel, param, None, "unknown: not an index tensor by name or flow", [])
+        if alias:
+            result.launched_as = alias[0]
         self._conventions[root] = result
         return result
 

@@ -52,3 +52,4 @@ class FunctionAnalysis:
     calls: list[HelperCall] = field(default_factory=list)
     returns: tuple = (frozenset(), frozenset())
     stores_through: frozenset = frozenset()  # pointer parameters the function writes with tl.store / tl.atomic_*
+    loads_through: frozenset = frozenset()  # pointer parameters it reads with tl.load, or hands to a helper
