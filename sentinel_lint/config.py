@@ -130,9 +130,23 @@ class Settings:
 def available_packs() -> list[str]:
     names = []
     for entry in resources.files("sentinel_lint.rules").iterdir():
-        if entry.name.endswith(".toml"):
+        if entry.name.endswith(".toml") and not entry.name.startswith("_"):
             names.append(entry.name[: -len(".toml")])
     return sorted(names)
+
+
+_ENGINE_CONSTANTS: dict | None = None
+
+
+def engine_constants() -> dict[tuple[str, str], int]:
+    """(module, name) -> value of sentinel constants imported from engines outside the tree
+    (``rules/_engine_constants.toml``)."""
+    global _ENGINE_CONSTANTS
+    if _ENGINE_CONSTANTS is None:
+        text = resources.files("sentinel_lint.rules").joinpath("_engine_constants.toml").read_text(encoding="utf-8")
+        _ENGINE_CONSTANTS = {(entry["module"], entry["name"]): entry["value"]
+                             for entry in tomllib.loads(text).get("constants", [])}
+    return _ENGINE_CONSTANTS
 
 
 def _convention_from_table(table: dict, where: str, source: str, origin: str) -> Convention:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .config import PROJECT_MARKERS, Settings
+from .config import PROJECT_MARKERS, Settings, engine_constants
 from .diagnostics import Diagnostic, FileError
 from .discovery import (index_vocabulary, iter_python_files, might_carry_indices, might_hold_kernel,
                         nested_project_filter, prefilter_needles)
@@ -357,7 +357,7 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
         if result.error is not None and display in report_set:
             errors.append(result.error)
     modules = [r.facts for r in results.values() if r.facts is not None]
-    project = Project(modules, loader=load_on_demand)
+    project = Project(modules, loader=load_on_demand, external_constants=engine_constants())
     graph = FlowGraph(project, infers_from, settings.is_index_param).build() if settings.infer else None
     stats.lap("graph")
     flow_errors: list[FileError] = []

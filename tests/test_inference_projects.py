@@ -8,7 +8,7 @@ import pytest
 from helpers import PROJECTS, check_json, cli, copy_tree, found, project_markers
 
 PROJECT_NAMES = ["gdn_null_block", "mamba_pad_slot", "mixed", "constexpr_null_block", "broken_chain", "with_tests",
-                 "configured", "multi_backend", "untraced_padding", "launch_alias"]
+                 "configured", "multi_backend", "untraced_padding", "launch_alias", "engine_plugin"]
 
 # (path, line) of a finding → text its message must contain (the producer it was judged against).
 CITES = {
@@ -28,6 +28,9 @@ CITES = {
                                              "elsewhere (not traced to a kernel), e.g. eng/graph_buffers.py:7)"},
     "launch_alias": {("lib/recurrent.py", 18): "(rule pack null-block-id; launched with `initial_state_indices` at "
                                                "lib/recurrent.py:35; no padding producer found for `h0_indices`)"},
+    "engine_plugin": {("plugin/conv.py", 14): "`coord != pad_slot_id` lets NULL_BLOCK_ID (0) through as a real slot, "
+                                              "written at plugin/builder.py:11",
+                      ("plugin/conv.py", 22): "`coord != pad` lets NULL_BLOCK_ID (0) through"},
     "mixed": {("engine/kernels.py", 6): "PAD_SLOT_ID (-1) at engine/runner.py:16; NULL_BLOCK_ID (0) at "
                                         "engine/runner.py:11"},
 }
@@ -155,6 +158,22 @@ def test_parameter_known_by_the_index_tensor_it_is_launched_with():
     assert ("lib/recurrent.py", "recurrent_update_kernel", "USE_H0") not in params  # a flag: nothing loaded through it
     assert ("lib/recurrent.py", "gather_rows_kernel", "src") not in params
     assert ("lib/recurrent.py", "probe_kernel", "t") not in params
+
+
+def test_engine_constants_from_outside_the_tree(tmp_path):
+    """A plugin imports NULL_BLOCK_ID and PAD_SLOT_ID from an engine that is not in the tree: their values come from
+    rules/_engine_constants.toml.  Where the tree holds that module itself, its own definitions win."""
+    params = conventions(PROJECTS / "engine_plugin")
+    p = params[("plugin/conv.py", "conv_update_kernel", "conv_state_indices")]
+    assert (p["source"], p["convention"]["name"], p["convention"]["invalid"]) == ("inferred", "NULL_BLOCK_ID", [0])
+    root = copy_tree(PROJECTS / "engine_plugin", tmp_path / "engine_plugin")
+    engine = root / "vllm" / "v1" / "attention" / "backends"
+    engine.mkdir(parents=True)
+    for part in (root / "vllm", root / "vllm" / "v1", root / "vllm" / "v1" / "attention", engine):
+        (part / "__init__.py").write_text("")
+    (engine / "utils.py").write_text("PAD_SLOT_ID = 0\nNULL_BLOCK_ID = 0\n")  # a fork that pads everything with 0
+    _, doc = check_json(root)
+    assert found(doc, with_path=True) == set()
 
 
 def test_configured_convention_is_config():

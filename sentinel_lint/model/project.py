@@ -36,8 +36,10 @@ def module_name_for(rel_path: str) -> str:
 
 
 class Project:
-    def __init__(self, modules: list[ModuleFacts], loader=None):
+    def __init__(self, modules: list[ModuleFacts], loader=None, external_constants=None):
         self.modules: dict[str, ModuleFacts] = {}
+        # (module, name) -> value of constants defined outside the tree (an engine a plugin imports from)
+        self.external_constants: dict[tuple[str, str], int] = external_constants or {}
         self.by_path: dict[str, ModuleFacts] = {}
         self._loader = loader  # dotted name -> ModuleFacts | None, for modules the prefilter skipped
         self._found: dict[tuple[str, bool], ModuleFacts | None] = {}
@@ -118,7 +120,7 @@ class Project:
             head, _, attr = name.rpartition(".")
             target = self.module_of_alias(module, head, load=True)
             if target is None:
-                return None
+                return self._external(module, head, None, attr)
             return self.resolve_const(target, attr, depth + 1)
         if name in module.constants:
             inner = self.resolve_const(module, module.constants[name], depth + 1)
@@ -131,10 +133,23 @@ class Project:
                 return None
             target = self.find_module(self.absolute(module, source), load=True)
             if target is None:
-                return None
+                return self._external(module, source, imported, name)
             inner = self.resolve_const(target, imported, depth + 1)
             return Resolved(inner.value, name, inner.path) if inner else None
         return None
+
+    def _external(self, module: ModuleFacts, alias_or_source: str, imported: str | None, name: str) -> Resolved | None:
+        """A constant imported from a module that is not in the tree, if it is a known engine sentinel."""
+        if imported is None:  # utils.PAD_SLOT_ID through `from vllm.v1.attention.backends import utils`
+            if alias_or_source not in module.imports:
+                return None
+            source, sub = module.imports[alias_or_source]
+            full = f"{source}.{sub}" if sub else source
+            key = (full, name)
+        else:
+            key = (alias_or_source, imported)
+        value = self.external_constants.get(key)
+        return Resolved(value, name, module.path) if value is not None else None
 
     def module_of_alias(self, module: ModuleFacts, alias: str, load: bool = False) -> ModuleFacts | None:
         if alias not in module.imports:
