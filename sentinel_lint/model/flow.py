@@ -38,6 +38,11 @@ def _global(module: ModuleFacts, key: str) -> str:
     return key if key.startswith("f:") else f"{module.module}|{key}"
 
 
+def _tensor_name(key: str) -> str:
+    """The bare name a node spells: ``state_ids`` for a local, a parameter or the field ``f:?meta.state_ids``."""
+    return key.rsplit(":", 1)[-1].rsplit(".", 1)[-1].lstrip("?")
+
+
 def _describe_node(key: str) -> str:
     if key.startswith("f:"):
         return f"field .{key[2:]}"
@@ -237,9 +242,8 @@ class FlowGraph:
         out = []
         for start, producer, module, resolved in self._sentinel_producers():
             if producer.kind == "pad":
-                tensor = start.rsplit(":", 1)[-1].rsplit(".", 1)[-1].lstrip("?")
                 out.append(Reach(resolved.value, resolved.name.lstrip("-"), "pad",
-                                 (Evidence(module.path, producer.line, producer.what),), (tensor,)))
+                                 (Evidence(module.path, producer.line, producer.what),), (_tensor_name(start),)))
         return out
 
     def flow_for(self, module: ModuleFacts, kernel: str, param: str) -> ParamFlow | None:
@@ -253,8 +257,7 @@ class FlowGraph:
             for src, targets in self.edges.items():
                 for dst, evidence in targets:
                     if dst in self.kernel_params and evidence.what.startswith("launch "):
-                        name = src.rsplit(":", 1)[-1].rsplit(".", 1)[-1].lstrip("?")
-                        self._launched_with.setdefault(dst, []).append((name, evidence))
+                        self._launched_with.setdefault(dst, []).append((_tensor_name(src), evidence))
             for found in self._launched_with.values():
                 found.sort(key=lambda item: (item[0], item[1].path, item[1].line))
         return self._launched_with.get(_global(module, f"v:{kernel}:{param}"), [])
