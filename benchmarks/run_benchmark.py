@@ -499,7 +499,8 @@ def bench_corpus(root: Path, label: str, args, tools: dict, scratch: Path, log=p
         log(f"  WARNING: sentinel-lint's sources changed during the measurement: {results['code_before']} -> "
             f"{results['code_after']}")
     if args.profile:
-        results["profile"] = phases(sl, root, jobs, log) + profile(sl, root, out_dir, log)
+        results["profile"] = (phases(sl, root, jobs, log) + parser_floor(sl, root, jobs, log)
+                              + profile(sl, root, out_dir, log))
     return results
 
 
@@ -509,7 +510,7 @@ def phases(sl: str, root: Path, jobs: int, log=print) -> str:
     for n in sorted({1, jobs}):
         argv = [sl, "check", "--no-cache", "--jobs", str(n), "--exit-zero", "-q", str(root)]
         env = dict(os.environ, SENTINEL_LINT_TIMINGS="1")
-        proc = subprocess.run(argv, cwd=root, capture_output=True, text=True, env=env)
+        proc = subprocess.run(argv, cwd=root, capture_output=True, text=True, env=env, check=False)
         line = next((x for x in proc.stderr.splitlines() if "timings:" in x), "no timings printed")
         lines.append(f"cold run, --jobs {n}: {line.split('timings: ', 1)[-1]}")
         log(f"  {lines[-1]}")
@@ -517,15 +518,28 @@ def phases(sl: str, root: Path, jobs: int, log=print) -> str:
             + "\n".join(lines) + "\n\n")
 
 
+def parser_floor(sl: str, root: Path, jobs: int, log=print) -> str:
+    """CPU time of the parsers alone on what a cold run parses (``parse_floor.py``), in sentinel-lint's Python."""
+    argv = [_python_of(sl), str(HERE / "parse_floor.py"), "--jobs", str(jobs), str(root)]
+    proc = subprocess.run(argv, cwd=root, capture_output=True, text=True, check=False)
+    text = proc.stdout.strip() if proc.returncode == 0 else f"parse_floor.py failed: {proc.stderr.strip()[-400:]}"
+    log("  " + text.replace("\n", "\n  "))
+    return "Parsers alone on what a cold run parses (benchmarks/parse_floor.py, best of 3):\n" + text + "\n\n"
+
+
+def _python_of(sl: str) -> str:
+    """The interpreter of the sentinel-lint console script (this one if it is not a script)."""
+    with open(sl, "rb") as f:
+        head = f.read(200)
+    if head.startswith(b"#!"):
+        return head[2:].split(b"\n")[0].decode().strip() or sys.executable
+    return sys.executable
+
+
 def profile(sl: str, root: Path, out_dir: Path, log=print) -> str:
     """One cold run under cProfile, ``--jobs 1`` so that the per-file work runs in the profiled process."""
     prof = out_dir / "cold.prof"
-    python = sys.executable
-    with open(sl, "rb") as f:  # the console script's interpreter, if it is a script
-        head = f.read(200)
-    if head.startswith(b"#!"):
-        python = head[2:].split(b"\n")[0].decode().strip() or python
-    argv = [python, "-m", "cProfile", "-o", str(prof), "-m", "sentinel_lint", "check", "--no-cache", "--jobs", "1",
+    argv = [_python_of(sl), "-m", "cProfile", "-o", str(prof), "-m", "sentinel_lint", "check", "--no-cache", "--jobs", "1",
             "--output-format", "json", "--exit-zero", "-q", "-o", str(out_dir / "profiled.json"), str(root)]
     log(f"  profiling: {' '.join(argv)}")
     start = time.perf_counter()
