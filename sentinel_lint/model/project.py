@@ -141,24 +141,28 @@ class Project:
     def _external(self, module: ModuleFacts, alias_or_source: str, imported: str | None, name: str) -> Resolved | None:
         """A constant imported from a module that is not in the tree, if it is a known engine sentinel."""
         if imported is None:  # utils.PAD_SLOT_ID through `from vllm.v1.attention.backends import utils`
-            if alias_or_source not in module.imports:
+            full = self.alias_module_name(module, alias_or_source)
+            if full is None:
                 return None
-            source, sub = module.imports[alias_or_source]
-            full = f"{source}.{sub}" if sub else source
             key = (full, name)
         else:
             key = (alias_or_source, imported)
         value = self.external_constants.get(key)
         return Resolved(value, name, module.path) if value is not None else None
 
-    def module_of_alias(self, module: ModuleFacts, alias: str, load: bool = False) -> ModuleFacts | None:
+    def alias_module_name(self, module: ModuleFacts, alias: str) -> str | None:
+        """The dotted module an imported name stands for (``utils`` → ``vllm.v1.attention.backends.utils``)."""
         if alias not in module.imports:
             return None
         source, imported = module.imports[alias]
         full = self.absolute(module, source)
         if imported is not None:
             full = f"{full}.{imported}" if not full.endswith(".") else full + imported
-        return self.find_module(full, load)
+        return full
+
+    def module_of_alias(self, module: ModuleFacts, alias: str, load: bool = False) -> ModuleFacts | None:
+        full = self.alias_module_name(module, alias)
+        return self.find_module(full, load) if full is not None else None
 
     # -- functions ----------------------------------------------------------------------------------------------
     def functions_named(self, name: str) -> list[tuple[ModuleFacts, FunctionFacts]]:
