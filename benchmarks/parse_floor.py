@@ -12,14 +12,15 @@ from __future__ import annotations
 import argparse
 import ast
 import gc
+import os
 import sys
 import time
 from pathlib import Path
 
 
 def record(root: Path) -> tuple[list[tuple[str, bytes]], list[str]]:
-    """One cold run at ``root``; the (path, bytes) it parses with ``ast`` and the function sources it parses with
-    libcst."""
+    """One cold run at ``root``; the (path, bytes) of the files it parses with ``ast`` and the function sources it
+    parses with libcst."""
     from sentinel_lint import engine
     from sentinel_lint.config import load_settings
     from sentinel_lint.model.indexflow import cut_function
@@ -65,23 +66,29 @@ def floors(root: Path, jobs: int) -> str:
     import libcst
 
     from sentinel_lint.discovery import might_hold_kernel
+    from sentinel_lint.source import decode_source
 
     files, functions = record(root)
-    kernel_files = [data for _, data in files if might_hold_kernel(data)]
-    host_files = [data for _, data in files if not might_hold_kernel(data)]
+    kernel_files: list[str] = []
+    host_files: list[str] = []
+    for path, data in files:
+        text, _ = decode_source(data, path)  # the engine parses the decoded text, not the bytes
+        if text is not None:
+            (kernel_files if might_hold_kernel(data) else host_files).append(text)
     bad_source = (SyntaxError, ValueError, RecursionError)
     t_kernel = min(cpu(ast.parse, kernel_files, bad_source) for _ in range(3))
     t_host = min(cpu(ast.parse, host_files, bad_source) for _ in range(3))
     t_cst = min(cpu(libcst.parse_module, functions, (libcst.ParserSyntaxError, RecursionError)) for _ in range(3))
 
-    def mb(items) -> float:
-        return sum(map(len, items)) / 1e6
+    def mb(texts) -> float:
+        return sum(len(t.encode()) for t in texts) / 1e6
+
     total = t_kernel + t_host + t_cst
     rows = [
         f"ast.parse, files with kernels:       {len(kernel_files):5d} files {mb(kernel_files):6.1f} MB  {t_kernel:6.2f} s CPU",
         f"ast.parse, host files naming indices: {len(host_files):5d} files {mb(host_files):6.1f} MB  {t_host:6.2f} s CPU",
         (f"libcst.parse_module, jit functions:   {len(functions):5d} fns   "
-         f"{mb([f.encode() for f in functions]):6.1f} MB  {t_cst:6.2f} s CPU"),
+         f"{mb(functions):6.1f} MB  {t_cst:6.2f} s CPU"),
         f"parsers alone: {total:.2f} s CPU = {total / jobs:.2f} s wall at best on {jobs} core(s)",
     ]
     return "\n".join(rows)
@@ -92,7 +99,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("tree", type=Path)
     p.add_argument("--jobs", type=int, default=None, help="cores to divide by (default: this machine's)")
     args = p.parse_args(argv)
-    import os
     print(floors(args.tree.resolve(), args.jobs or os.cpu_count() or 1))
     return 0
 
