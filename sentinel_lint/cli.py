@@ -32,7 +32,7 @@ def _common(func):
         click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: number of cores)."),
         click.option("--no-cache", is_flag=True, help="Do not read or write the cache."),
         click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-                     help="Cache directory (default: .sentinel-lint-cache in the project root)."),
+                     help="Cache directory (default: per user, outside the project; see docs/cache.md)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -63,8 +63,9 @@ def _cache_dir(settings, no_cache: bool, cache_dir: Path | None) -> Path | None:
         return None
     if cache_dir is not None:
         return cache_dir
-    env = os.environ.get("SENTINEL_LINT_CACHE_DIR")
-    return Path(env) if env else settings.root / ".sentinel-lint-cache"
+    from .cache import default_cache_dir
+
+    return default_cache_dir(settings.root)
 
 
 class _Progress:
@@ -150,11 +151,12 @@ def check(paths, config_file, rule_pack, sentinel, no_infer, select, ignore, job
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff and write nothing.")
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if anything would change.")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes marked unsafe.")
+@click.option("--allow-read-only", is_flag=True, help="Also rewrite files without write permission bits.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only what changed.")
 def fix(paths, config_file, rule_pack, sentinel, no_infer, select, ignore, jobs, no_cache, cache_dir, show_diff,
-        check_only, unsafe_fixes, quiet):
+        check_only, unsafe_fixes, allow_read_only, quiet):
     """Rewrite wrong guards to the form the convention requires, changing nothing else."""
-    from .fix import FixError, fix_file, read_text, write_atomically  # libcst, needed only to fix
+    from . import api
 
     started = time.perf_counter()
     try:
@@ -162,71 +164,47 @@ def fix(paths, config_file, rule_pack, sentinel, no_infer, select, ignore, jobs,
     except ConfigError as exc:
         click.echo(f"sentinel-lint: error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
-    cache = _cache_dir(settings, no_cache, cache_dir)
     write = not (show_diff or check_only)
     progress = _progress("Scanning", quiet)
     try:
-        result = run(paths, settings, jobs=jobs, cache_dir=cache, progress=progress)
+        outcome = api.fix(paths, settings, unsafe=unsafe_fixes, write=write, allow_read_only=allow_read_only,
+                          jobs=jobs, cache_dir=_cache_dir(settings, no_cache, cache_dir), progress=progress)
     finally:
         progress.close()
-    first = result
-    by_file: dict[str, list] = {}
-    for d in result.diagnostics:
-        by_file.setdefault(d.path, []).append(d)
-    failures = 0
-    changed_files = []
-    fixed_count = 0
-    for display, diags in sorted(by_file.items()):
-        target = settings.root / display
-        try:
-            text, original = read_text(target, display)
-            # One pass is enough: each finding's fix is verified to make its guard consistent on its own.
-            outcome = fix_file(display, text, diags, unsafe=unsafe_fixes)
-        except FixError as exc:
-            click.echo(f"sentinel-lint: error: {exc}", err=True)
-            failures += 1
-            continue
-        current, applied = outcome.fixed, outcome.applied
-        if current == text:
-            continue
-        changed_files.append(display)
-        fixed_count += len(applied)
+    first = outcome.analysis
+    for changed in outcome.files:
         if show_diff:
             import difflib
             from .source import split_lines
 
-            click.echo("".join(difflib.unified_diff(split_lines(text), split_lines(current),
-                                                    fromfile=f"a/{display}", tofile=f"b/{display}")), nl=False)
-        elif write:
-            write_atomically(target, current, original)
-        if not quiet and not show_diff:
+            click.echo("".join(difflib.unified_diff(split_lines(changed.original), split_lines(changed.fixed),
+                                                    fromfile=f"a/{changed.path}", tofile=f"b/{changed.path}")),
+                       nl=False)
+        elif not quiet:
             verb = "Would fix" if check_only else "Fixed"
-            for d in applied:
+            for d in changed.applied:
                 click.echo(f"{verb} {d.path}:{d.line}:{d.col + 1}: {d.code} {d.message}")
-    remaining = [d for d in first.diagnostics if d.path not in changed_files or not d.fixable]
-    if write and changed_files:
-        after = run(paths, settings, jobs=jobs, cache_dir=cache)
-        remaining = after.diagnostics
-    for d in remaining if not quiet else ():
+    for d in outcome.remaining if not quiet else ():
         click.echo(f"{d.path}:{d.line}:{d.col + 1}: {d.code} {d.message} (not fixed: {d.unfixable_reason or 'unsafe'})")
-    for error in result.errors:
+    errors = first.errors + outcome.errors
+    for error in errors:
         click.echo(f"{error.path}:{error.line}:{error.col + 1}: E902 {error.reason}", err=True)
     if not quiet:
-        s = result.stats
+        s = first.stats
         by_rule = Counter(d.code for d in first.diagnostics)
         rules = ", ".join(f"{c}: {n}" for c, n in sorted(by_rule.items())) or "none"
         verb = "would fix" if not write else "fixed"
         click.echo(
             f"{s.files_seen} files scanned, {s.files_skipped_by_prefilter} skipped by prefilter, "
-            f"{s.files_with_kernels} with kernels, {len(changed_files)} {verb} ({fixed_count} guards); "
+            f"{s.files_with_kernels} with kernels, {len(outcome.files)} {verb} ({len(outcome.applied)} guards); "
             f"findings by rule: {rules}; {time.perf_counter() - started:.2f}s",
             err=True,
         )
-    if failures or result.errors:
+    if errors:
         sys.exit(EXIT_ERROR)
-    if check_only and changed_files:
+    if check_only and outcome.files:
         sys.exit(EXIT_FINDINGS)
-    if write and remaining:
+    if write and outcome.remaining:
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
 

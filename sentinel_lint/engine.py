@@ -9,14 +9,13 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
-import pickle
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__
+from . import __version__, codec
+from .cache import Cache
 from .config import PROJECT_MARKERS, Settings, engine_constants
 from .diagnostics import Diagnostic, FileError
 from .discovery import (index_vocabulary, iter_python_files, might_carry_indices, might_hold_kernel,
@@ -170,10 +169,9 @@ def _scan(job: ScanJob) -> Scanned:
         if job.reported:
             out.error = decode_source(data, job.display)[1]
         return out
-    # Keyed by path and content: two files with the same bytes are still two modules.
-    digest = hashlib.blake2b(data, digest_size=20, key=job.display.encode()[-64:]).hexdigest()
-    cached = _WORKER_CACHE.get(digest) if _WORKER_CACHE is not None else None
-    if cached is not None and cached.path == job.display:
+    digest = content_digest(data, job.display)
+    cached = _WORKER_CACHE.get(digest, FileResult) if _WORKER_CACHE is not None else None
+    if cached is not None and cached.path == job.display and cached.digest == digest:
         out.result, out.cached = cached, True
         return out
     out.result = _work((job.path, job.display, job.module, digest, data))
@@ -182,7 +180,7 @@ def _scan(job: ScanJob) -> Scanned:
     return out
 
 
-# -- cache --------------------------------------------------------------------------------------------------------
+# -- cache ------------------------------------------------------------------------------------------------------
 
 def analyser_fingerprint() -> str:
     """Hash of the code that produces cached facts: a changed analyser never reads an old analyser's results."""
@@ -200,50 +198,8 @@ def analyser_fingerprint() -> str:
 _FINGERPRINT: str | None = None
 
 
-class Cache:
-    """One pickle per file content digest (facts and index flow do not depend on configuration)."""
-
-    def __init__(self, directory: Path | None):
-        self.directory = directory / f"v{__version__}-{analyser_fingerprint()}" if directory else None
-        if self.directory is not None:
-            try:
-                self.directory.mkdir(parents=True, exist_ok=True)
-                ignore = directory / ".gitignore"
-                if not ignore.exists():
-                    ignore.write_text("# created by sentinel-lint\n*\n", encoding="utf-8")
-            except OSError:
-                self.directory = None
-
-    def _file(self, digest: str) -> Path:
-        return self.directory / digest[:2] / f"{digest}.pickle"
-
-    def get(self, digest: str) -> FileResult | None:
-        if self.directory is None:
-            return None
-        try:
-            with open(self._file(digest), "rb") as fh:
-                return pickle.load(fh)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
-            return None
-
-    def get_run(self, key: str) -> "RunResult | None":
-        return self.get("run-" + key)
-
-    def put_run(self, key: str, result: "RunResult") -> None:
-        self.put("run-" + key, result)
-
-    def put(self, digest: str, result) -> None:
-        if self.directory is None:
-            return
-        target = self._file(digest)
-        try:
-            target.parent.mkdir(exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, target)
-        except OSError:
-            pass
+def open_cache(directory: Path | None) -> Cache:
+    return Cache(directory, f"{__version__}-{analyser_fingerprint()}")
 
 
 # -- the run ------------------------------------------------------------------------------------------------------
@@ -285,11 +241,11 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
         + list(settings.index_params)
     )
 
-    cache = Cache(cache_dir)
+    cache = open_cache(cache_dir)
     # A run where no file changed (same paths, sizes and modification times, as ruff's cache assumes) and no
     # setting changed returns the stored result without reading a file.
     run_key = _run_key(settings, report_set, explicit, project_files) if cache.directory is not None else None
-    memo = cache.get_run(run_key) if run_key is not None else None
+    memo = _memo_result(cache, run_key, paths_by_display(project_files)) if run_key is not None else None
     if memo is not None:
         memo.stats.elapsed = time.perf_counter() - started
         memo.stats.phases = {"cached run": memo.stats.elapsed}
@@ -346,9 +302,9 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
             return None
         path, display = entry
         data = path.read_bytes()
-        digest = hashlib.blake2b(data, digest_size=20, key=display.encode()[-64:]).hexdigest()
-        res = cache.get(digest)
-        if res is None or res.path != display:
+        digest = content_digest(data, display)
+        res = cache.get(digest, FileResult)
+        if res is None or res.path != display or res.digest != digest:
             res = _work((path, display, dotted, digest, data))
             cache.put(digest, res)
         return res.facts
@@ -414,8 +370,56 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
     stats.elapsed = time.perf_counter() - started
     result = RunResult(diagnostics, errors, stats, conventions)
     if run_key is not None:
-        cache.put_run(run_key, result)
+        _store_memo(cache, run_key, result, paths_of)
     return result
+
+
+def paths_by_display(project_files) -> dict[str, Path]:
+    return {display: path for path, display in project_files}
+
+
+def content_digest(data: bytes, display: str) -> str:
+    """Keyed by path and content: two files with the same bytes are still two modules."""
+    return hashlib.blake2b(data, digest_size=20, key=display.encode("utf-8", "surrogateescape")[-64:]).hexdigest()
+
+
+@dataclass
+class RunMemo:
+    """A whole run's result, and the content of every file it reports a finding in: sizes and modification times
+    can stay the same while the text changes (``cp -p``, tar, ``rsync -a``), and a fix must not land on stale
+    positions."""
+
+    result: RunResult
+    reported: tuple  # ((display, content digest), ...) of the files with findings
+
+
+def _file_digest(path: Path, display: str) -> str | None:
+    try:
+        return content_digest(path.read_bytes(), display)
+    except OSError:
+        return None
+
+
+def _memo_result(cache: Cache, run_key: str, paths_of: dict[str, Path]) -> RunResult | None:
+    memo = cache.get("run-" + run_key, RunMemo)
+    if memo is None:
+        return None
+    for display, digest in memo.reported:
+        path = paths_of.get(display)
+        if path is None or _file_digest(path, display) != digest:
+            return None
+    return memo.result
+
+
+def _store_memo(cache: Cache, run_key: str, result: RunResult, paths_of: dict[str, Path]) -> None:
+    reported = []
+    for display in sorted({d.path for d in result.diagnostics}):
+        path = paths_of.get(display)
+        digest = _file_digest(path, display) if path is not None else None
+        if digest is None:
+            return
+        reported.append((display, digest))
+    cache.put("run-" + run_key, RunMemo(result, tuple(reported)))
 
 
 def _run_key(settings: Settings, report_set, explicit, project_files) -> str:
@@ -501,7 +505,7 @@ def _kernel_flows(project, graph, settings, paths_of, cache, jobs, errors: list)
         facts = project.modules[module_name]
         names = tuple(sorted(names))
         key = "flow-" + hashlib.blake2b(repr((facts.digest, names)).encode(), digest_size=20).hexdigest()
-        cached = cache.get(key)
+        cached = cache.get(key, dict)
         if cached is not None:
             for qualname, analysis in cached.items():
                 analyses[(module_name, qualname)] = analysis
@@ -542,3 +546,6 @@ def _parallel(todo, jobs: int | None, progress, worker=None, chunk: int | None =
             if progress:
                 progress(1)
             yield result
+
+
+codec.register(FileResult, Stats, RunResult, RunMemo)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import codec
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -19,6 +21,17 @@ class Evidence:
 
     def to_json(self) -> dict:
         return {"path": self.path, "line": self.line, "what": self.what, "by_name": self.by_name}
+
+
+@dataclass(frozen=True)
+class Reach:
+    """One producer reaching one kernel parameter."""
+
+    value: int
+    name: str  # constant name as written at the producer (e.g. NULL_BLOCK_ID), "" for a literal
+    kind: str  # "pad" or "value"
+    chain: tuple[Evidence, ...]
+    names: tuple[str, ...] = ()  # the variable, parameter and field names the value passed through
 
 
 @dataclass(frozen=True)
@@ -77,3 +90,6 @@ def convention_for(values: set[int] | frozenset[int], name: str = "", *, zero_re
     if zero_reserved:
         real_min = max(real_min, 1)
     return Convention(invalid=frozenset(values), real_min=real_min, name=name, **kw)
+
+
+codec.register(Evidence, Reach, Convention, ParamConvention)

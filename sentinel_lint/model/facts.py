@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from .. import codec
+
 # A constant as written: an int, or a name / dotted name to resolve later through the module's imports.
 ConstRef = "int | str"
 
@@ -652,3 +654,6 @@ def collect_facts(tree: ast.Module, path: str, module: str) -> ModuleFacts:
                 if fn is not None:
                     fn.is_kernel = True
     return facts
+
+
+codec.register(FunctionFacts, Edge, Producer, CallSite, ModuleFacts)

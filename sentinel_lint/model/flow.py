@@ -11,21 +11,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from .conventions import Convention, Evidence
+from .conventions import Convention, Evidence, Reach
 from .facts import ModuleFacts, Producer
 from .platforms import platform_of
 from .project import Project
-
-
-@dataclass(frozen=True)
-class Reach:
-    """One producer reaching one kernel parameter."""
-
-    value: int
-    name: str  # constant name as written at the producer (e.g. NULL_BLOCK_ID), "" for a literal
-    kind: str  # "pad" or "value"
-    chain: tuple[Evidence, ...]
-    names: tuple[str, ...] = ()  # the variable, parameter and field names the value passed through
 
 
 @dataclass

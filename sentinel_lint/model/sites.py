@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import codec
+
 Origins = frozenset  # of ("load", param) | ("param", name)
 
 
@@ -53,3 +55,6 @@ class FunctionAnalysis:
     returns: tuple = (frozenset(), frozenset())
     stores_through: frozenset = frozenset()  # pointer parameters the function writes with tl.store / tl.atomic_*
     loads_through: frozenset = frozenset()  # pointer parameters it reads with tl.load, or hands to a helper
+
+
+codec.register(Operand, Atom, GuardSite, HelperCall, FunctionAnalysis)
