@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import codec
 from .model.conventions import Convention, Evidence
 
 
@@ -15,6 +16,7 @@ class Edit:
     end_line: int
     end_col: int
     text: str
+    original: str  # what the span holds now: the fixer applies the edit only where it still does
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class Diagnostic:
                 "description": self.fix.description,
                 "edits": [
                     {"line": e.line, "column": e.col + 1, "end_line": e.end_line, "end_column": e.end_col + 1,
-                     "text": e.text}
+                     "text": e.text, "original": e.original}
                     for e in self.fix.edits
                 ],
             }
@@ -88,3 +90,6 @@ class FileError:
 
     def to_json(self) -> dict:
         return {"path": self.path, "line": self.line, "column": self.col + 1, "reason": self.reason}
+
+
+codec.register(Edit, Fix, Diagnostic, FileError)

@@ -96,10 +96,11 @@ def test_fields_of_a_fixable_finding(project: Path):
     assert (d["path"], d["line"], d["column"], d["end_line"], d["end_column"], d["code"]) == (
         "kernels/decode.py", 9, 8, 9, 21, "SL001")
     assert d["fixable"] is True
-    assert d["fix"]["edits"] == [{"line": 9, "column": 18, "end_line": 9, "end_column": 19, "text": "<="}]
+    # One edit over the comparison, with the text it replaces: only the operator differs.
+    assert d["fix"]["edits"] == [{"line": 9, "column": 8, "end_line": 9, "end_column": 21, "text": "state_idx <= 0",
+                                  "original": "state_idx < 0"}]
     line = BUGGY.splitlines()[8]
     assert line[d["column"] - 1:d["end_column"] - 1] == "state_idx < 0"
-    assert line[17:18] == "<"  # the edit replaces exactly the operator
     assert d["convention"]["invalid"] == [0] and d["convention"]["real_min"] == 1
     assert d["convention"]["source"] in ("pack", "project")  # step.py pads this project with 0
     assert "unfixable_reason" not in d

@@ -150,12 +150,12 @@ def test_fixable_findings_have_fixes_and_others_do_not(project: Path):
     change = fixes[0]["artifactChanges"][0]
     assert change["artifactLocation"]["uri"] == "kern.py"
     assert change["replacements"] == [{
-        "deletedRegion": {"startLine": 12, "startColumn": 12, "endLine": 12, "endColumn": 13},
-        "insertedContent": {"text": "<="},
+        "deletedRegion": {"startLine": 12, "startColumn": 8, "endLine": 12, "endColumn": 15},
+        "insertedContent": {"text": "idx <= 0"},
     }]
     # applying the replacement to the file gives the fixed guard
     line = INFERRED.splitlines()[11]
-    assert line[:11] + "<=" + line[12:] == "    if idx <= 0:"
+    assert line[:7] + "idx <= 0" + line[14:] == "    if idx <= 0:"
     assert "fixes" not in by_uri["named.py"]
     assert "change it by hand" in by_uri["named.py"]["message"]["text"]
 

@@ -173,7 +173,7 @@ Guards against named constants, or that no single change can repair, are reporte
         edits, unfixable = (), ""
         if fix is not None and spans is not None:
             old = atoms[fix.atom]
-            edits = self._edits(spans, old, fix)
+            edits = self._edits(positions, spans, old, fix)
             const_text = str(fix.const)
             left, right = atom_src.left.text, atom_src.right.text
             if fix.const != old.const:
@@ -231,12 +231,21 @@ Guards against named constants, or that no single change can repair, are reporte
         return f" ({conv.origin} for `{params}`)"
 
     @staticmethod
-    def _edits(spans, old: IndexAtom, fix) -> tuple[Edit, ...]:
-        edits = []
+    def _edits(positions, spans, old: IndexAtom, fix) -> tuple[Edit, ...]:
+        """One edit over the whole comparison (``left op right``), replacing only the operator and/or the literal:
+        the span's original text lets the fixer check that the comparison is still the one analysed (an operator
+        alone, ``<``, would still match after ``<=`` was written)."""
+        original = positions.source(spans.left, spans.right)
+        base = positions.offset(spans.left.line, spans.left.col)
+        changes = []
         if fix.op != old.op:
-            span = spans.op
-            edits.append(Edit(span.line, span.col, span.end_line, span.end_col, old.source_op(fix.op)))
+            changes.append((spans.op, old.source_op(fix.op)))
         if fix.const != old.const:
-            span = spans.left if old.swapped else spans.right
-            edits.append(Edit(span.line, span.col, span.end_line, span.end_col, str(fix.const)))
-        return tuple(edits)
+            changes.append((spans.left if old.swapped else spans.right, str(fix.const)))
+        text = original
+        for span, new in sorted(changes, key=lambda c: (c[0].line, c[0].col), reverse=True):
+            start = positions.offset(span.line, span.col) - base
+            end = positions.offset(span.end_line, span.end_col) - base
+            text = text[:start] + new + text[end:]
+        left, right = spans.left, spans.right
+        return (Edit(left.line, left.col, right.end_line, right.end_col, text, original),)

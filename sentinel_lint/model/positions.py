@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from ..source import split_lines
+from ..source import line_offsets, split_lines
 
 _OPERATORS = {"<", "<=", ">", ">=", "==", "!="}
 
@@ -34,6 +34,7 @@ class SourcePositions:
     def __init__(self, text: str):
         self.text = text
         self.lines = split_lines(text)
+        self._offsets = line_offsets(self.lines)
         self._tree: ast.Module | None = None
         self._compares: dict[int, list[ast.Compare]] = {}
 
@@ -101,9 +102,7 @@ class SourcePositions:
 
     def _operator_between(self, left: Span, right: Span) -> Span | None:
         """The comparison operator token between two operands (past parentheses, line breaks and comments)."""
-        start = sum(len(l) for l in self.lines[: left.end_line - 1]) + left.end_col
-        end = sum(len(l) for l in self.lines[: right.line - 1]) + right.col
-        gap = self.text[start:end]
+        gap = self.text[self.offset(left.end_line, left.end_col):self.offset(right.line, right.col)]
         i = 0
         while i < len(gap):
             c = gap[i]
@@ -122,3 +121,11 @@ class SourcePositions:
                         return Span(line, col, line, col + len(op))
                 return None
         return None
+
+    def offset(self, line: int, col: int) -> int:
+        """Character offset in the text of a 1-based line and 0-based character column."""
+        return self._offsets[line - 1] + col
+
+    def source(self, start: Span, end: Span) -> str:
+        """The exact text from the start of ``start`` to the end of ``end``."""
+        return self.text[self.offset(start.line, start.col):self.offset(end.end_line, end.end_col)]
