@@ -38,7 +38,7 @@ def record(root: Path) -> tuple[list[tuple[str, bytes]], list[str]]:
         text, _ = decode_source(data, path)
         if text is not None:
             lines = split_lines(text)
-            functions.extend(cut_function(lines, f.line, f.end_line).code for f in fns if f.qualname in names)
+            functions.extend(cut_function(lines, f.line, f.end_line) for f in fns if f.qualname in names)
         return analyse_kernels(data, path, names, fns)
 
     engine.analyse_source, engine.analyse_kernels = source_spy, kernels_spy

@@ -12,6 +12,7 @@ import click
 
 from . import __version__
 from .config import ConfigError, available_packs, load_settings
+from .diagnostics import printable
 from .engine import run
 from .report import EMITTERS
 
@@ -104,7 +105,32 @@ def _prepare(ctx_paths, config_file, rule_pack, sentinel, no_infer, select, igno
     return paths, _settings(paths, config_file, rule_pack, sentinel, no_infer, select, ignore)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """No traceback reaches the user: an unexpected exception is one line on stderr and exit code 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except ConfigError as exc:
+            click.echo(f"sentinel-lint: error: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            click.echo(f"sentinel-lint: internal error: {type(exc).__name__}: {exc} (please report it)", err=True)
+            sys.exit(EXIT_ERROR)
+
+
+def write_report(path: Path, text: str) -> None:
+    """Write a report file, creating its directory; a failure is a clear error (exit 2), not a traceback."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sentinel-lint")
 def main() -> None:
     """Find and fix Triton kernel guards that disagree with how their index tensors are padded."""
@@ -136,7 +162,7 @@ def check(paths, config_file, rule_pack, sentinel, no_infer, select, ignore, job
     color = output_format == "text" and output_file is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     report = EMITTERS[output_format](result, color=color, statistics=statistics, quiet=quiet)
     if output_file is not None:
-        output_file.write_text(report, encoding="utf-8")
+        write_report(output_file, report)
     else:
         click.echo(report, nl=False)
     if result.errors:
@@ -183,12 +209,13 @@ def fix(paths, config_file, rule_pack, sentinel, no_infer, select, ignore, jobs,
         elif not quiet:
             verb = "Would fix" if check_only else "Fixed"
             for d in changed.applied:
-                click.echo(f"{verb} {d.path}:{d.line}:{d.col + 1}: {d.code} {d.message}")
+                click.echo(f"{verb} {printable(d.path)}:{d.line}:{d.col + 1}: {d.code} {d.message}")
     for d in outcome.remaining if not quiet else ():
-        click.echo(f"{d.path}:{d.line}:{d.col + 1}: {d.code} {d.message} (not fixed: {d.unfixable_reason or 'unsafe'})")
+        click.echo(f"{printable(d.path)}:{d.line}:{d.col + 1}: {d.code} {d.message} "
+                   f"(not fixed: {d.unfixable_reason or 'unsafe'})")
     errors = first.errors + outcome.errors
     for error in errors:
-        click.echo(f"{error.path}:{error.line}:{error.col + 1}: E902 {error.reason}", err=True)
+        click.echo(f"{printable(error.path)}:{error.line}:{error.col + 1}: E902 {error.reason}", err=True)
     if not quiet:
         s = first.stats
         by_rule = Counter(d.code for d in first.diagnostics)

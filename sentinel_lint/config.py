@@ -208,13 +208,31 @@ def find_config(start: Path) -> Path | None:
     for directory in [start, *start.parents] if start.is_dir() else [start.parent, *start.parent.parents]:
         candidate = directory / "pyproject.toml"
         if candidate.is_file():
-            try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"{candidate}: not valid TOML: {exc}") from None
-            if "sentinel-lint" in data.get("tool", {}):
+            tool = _tool_table(read_toml(candidate), candidate)
+            if "sentinel-lint" in tool:
                 return candidate
     return None
+
+
+def read_toml(path: Path) -> dict:
+    """A TOML file as a table; every way it can fail is a ConfigError naming the file."""
+    from .source import read_source_bytes
+
+    try:
+        data = read_source_bytes(path, limit=4 * 1024 * 1024)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _tool_table(data: dict, path: Path) -> dict:
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: 'tool' must be a table, got {type(tool).__name__}")
+    return tool
 
 
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
@@ -246,11 +264,13 @@ def resolve_sentinel_value(value, root: Path, where: str) -> int:
     if isinstance(value, str) and ":" in value:
         import ast
 
+        from .source import read_source_bytes
+
         rel, _, name = value.rpartition(":")
         path = (root / rel) if not os.path.isabs(rel) else Path(rel)
         try:
-            tree = ast.parse(path.read_bytes())
-        except (OSError, SyntaxError, ValueError) as exc:
+            tree = ast.parse(read_source_bytes(path))
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             raise ConfigError(f"{where}: cannot read {rel} to resolve {name}: {exc}") from None
         from .model.facts import const_ref
 
@@ -271,11 +291,7 @@ def load_settings(paths: list[Path], *, config_file: Path | None = None, overrid
     config_path = config_file or find_config(start)
     table: dict = {}
     if config_path is not None:
-        try:
-            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{config_path}: cannot read configuration: {exc}") from None
-        table = data.get("tool", {}).get("sentinel-lint", {})
+        table = _tool_table(read_toml(config_path), config_path).get("sentinel-lint", {})
         if not isinstance(table, dict):
             raise ConfigError(f"{config_path}: [tool.sentinel-lint] must be a table")
     root = config_path.parent if config_path is not None else find_root(start)

@@ -7,6 +7,13 @@ from . import codec
 from .model.conventions import Convention, Evidence
 
 
+def printable(path: str) -> str:
+    """A path as one line of text output: control characters (a newline in a file name) escaped."""
+    if path.isprintable():
+        return path
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in path)
+
+
 @dataclass(frozen=True)
 class Edit:
     """Replace the text between two positions (1-based lines, 0-based columns) of one file."""

@@ -4,100 +4,86 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from .diagnostics import FileError
 
 # Directories nobody wants linted; matched on the directory name.
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", ".nox", "node_modules",
                        ".mypy_cache", ".pytest_cache", ".ruff_cache", ".sentinel-lint-cache", "site-packages"})
 
 
+try:  # pathspec >= 1.0
+    from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern as _GitPattern
+except ImportError:  # pragma: no cover - pathspec 0.12
+    from pathspec.patterns.gitwildmatch import GitWildMatchPattern as _GitPattern
+
+
 @dataclass(frozen=True)
 class GitIgnoreRule:
     base: str  # directory of the .gitignore, relative to the root, "" for the root
-    pattern: str  # the rule as a regular expression over paths relative to ``base``
+    regex: re.Pattern  # over paths relative to ``base``; a directory is tested with a trailing "/"
     negated: bool
-    dir_only: bool
-    basename: str | None = None  # a pattern with no "/" (nor "**" or a class) matches names: its regex on a name
-    literal: str | None = None  # ... and one with no wildcard at all is just that name
-
-    @property
-    def regex(self) -> re.Pattern:
-        return _compiled(self.pattern)
+    by_name: re.Pattern | None = None  # a rule with no "/" inside matches on the last part of a path alone
+    literal: str | None = None  # ... and one with no wildcard is just that name
 
 
-_COMPILED: dict[str, re.Pattern] = {}
+_ANYWHERE = "^(?:.+/)?"  # pathspec's prefix of a pattern that may match at any depth
+_END = "(?:/|$)"  # ... and its end: the name itself, or a directory of that name
 
 
-def _compiled(pattern: str) -> re.Pattern:
-    regex = _COMPILED.get(pattern)
+def _translate(line: str) -> tuple[str, bool] | None:
+    """git's meaning of one .gitignore line as (regular expression, ignores), translated by pathspec; None for a
+    blank line, a comment, or a pattern that can match nothing (``[]``, ``[!]``)."""
+    try:
+        regex, include = _GitPattern.pattern_to_regex(line)
+    except ValueError:  # pathspec's pattern errors: git ignores such a line (a lone trailing backslash)
+        return None
     if regex is None:
-        regex = _COMPILED[pattern] = re.compile(pattern)
-    return regex
-
-
-def _glob_to_regex(pattern: str) -> str:
-    out, i = [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif c == "*":
-            out.append("[^/]*")
-            i += 1
-        elif c == "?":
-            out.append("[^/]")
-            i += 1
-        elif c == "[":
-            j = pattern.find("]", i)
-            if j == -1:
-                out.append(re.escape(c))
-                i += 1
-            else:
-                out.append(pattern[i:j + 1].replace("!", "^", 1) if pattern[i + 1:i + 2] == "!" else pattern[i:j + 1])
-                i = j + 1
-        else:
-            out.append(re.escape(c))
-            i += 1
-    return "".join(out)
+        return None
+    # pathspec marks a directory match with a named group; rules are combined into one alternation below, where
+    # a name may appear only once.
+    return regex.replace("(?P<ps_d>/)", "/"), bool(include)
 
 
 def parse_gitignore(text: str, base: str) -> list[GitIgnoreRule]:
     rules = []
-    for raw in text.splitlines():
-        line = raw.rstrip()
-        if not line or line.startswith("#"):
+    for line in text.splitlines():
+        translated = _translate(line)
+        if translated is None:
             continue
-        negated = line.startswith("!")
-        if negated:
-            line = line[1:]
-        dir_only = line.endswith("/")
-        line = line.rstrip("/")
-        anchored = "/" in line
-        line = line.lstrip("/")
-        body = _glob_to_regex(line)
-        by_name = not anchored and "**" not in line and "[" not in line
-        literal = line if by_name and not any(c in line for c in "*?\\") else None
-        rules.append(GitIgnoreRule(base, ("^" if anchored else "^(?:.*/)?") + body + "$", negated, dir_only,
-                                   body if by_name else None, literal))
+        pattern, ignores = translated
+        try:
+            regex = re.compile(pattern)
+        except re.error:
+            continue  # git's matcher fails on such a pattern (``[z-a].py``) and it matches nothing
+        by_name = literal = None
+        core = pattern[len(_ANYWHERE):] if pattern.startswith(_ANYWHERE) else ""
+        end = _END if core.endswith(_END) else "/" if core.endswith("/") else None
+        name = core[:-len(end)] if end else ""
+        if end and "/" not in name.replace("[^/]", ""):  # one path part: match it on the last part alone
+            by_name = re.compile("^" + core)
+            unescaped = re.sub(r"\\(.)", r"\1", name)
+            if end == _END and re.escape(unescaped) == name:
+                literal = unescaped
+        rules.append(GitIgnoreRule(base, regex, not ignores, by_name, literal))
     return rules
 
 
 class Ignorer:
     """.gitignore rules (root and nested) plus the configured exclude globs, on root-relative POSIX paths."""
 
-    def __init__(self, root: str, exclude: tuple[str, ...], use_gitignore: bool):
+    def __init__(self, root: str, exclude: tuple[str, ...], use_gitignore: bool, errors: list | None = None):
         self.root = root
         self.exclude = exclude
         self.use_gitignore = use_gitignore
-        self.rules: list[GitIgnoreRule] = []
+        self.errors = errors if errors is not None else []
         self._loaded: set[str] = set()
         # Per .gitignore (in load order), what tells that no rule can match a path (most paths): the literal names
-        # it lists, one alternation of its name patterns (matched on the last part only) and one of the rest.
+        # it lists, one alternation of its other by-name rules (on the last part only) and one of the rest; then
+        # its rules in order for the last-match-wins verdict.
         self._groups: list[tuple[str, frozenset, re.Pattern | None, re.Pattern | None, list[GitIgnoreRule]]] = []
 
     def load_dir(self, rel_dir: str) -> None:
@@ -106,17 +92,24 @@ class Ignorer:
             return
         self._loaded.add(rel_dir)
         gitignore = os.path.join(self.root, rel_dir, ".gitignore")
-        if os.path.isfile(gitignore):
-            with open(gitignore, encoding="utf-8", errors="replace") as fh:
-                rules = parse_gitignore(fh.read(), rel_dir)
-            if rules:
-                self.rules += rules
-                names = frozenset(r.literal for r in rules if r.literal is not None)
-                globs = [r.basename for r in rules if r.basename is not None and r.literal is None]
-                paths = [r.pattern for r in rules if r.basename is None]
-                by_name = re.compile("(?:" + "|".join(globs) + r")\Z") if globs else None
-                by_path = re.compile("|".join(f"(?:{p})" for p in paths)) if paths else None
-                self._groups.append((rel_dir, names, by_name, by_path, rules))
+        try:
+            text = read_text_file(gitignore)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            rel = f"{rel_dir}/.gitignore" if rel_dir else ".gitignore"
+            self.errors.append(FileError(rel, 1, 0, f"cannot read .gitignore: {exc.strerror or exc}"))
+            return
+        if text is None:
+            return
+        rules = parse_gitignore(text, rel_dir)
+        if rules:
+            names = frozenset(r.literal for r in rules if r.literal is not None)
+            globs = [r.by_name.pattern for r in rules if r.by_name is not None and r.literal is None]
+            paths = [r.regex.pattern for r in rules if r.by_name is None]
+            by_name = re.compile("|".join(f"(?:{g})" for g in globs)) if globs else None
+            by_path = re.compile("|".join(f"(?:{p})" for p in paths)) if paths else None
+            self._groups.append((rel_dir, names, by_name, by_path, rules))
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
         name = rel.rsplit("/", 1)[-1]
@@ -126,6 +119,7 @@ class Ignorer:
             ):
                 return True
         verdict = False
+        tested = name + "/" if is_dir else name
         for base, names, by_name, by_path, rules in self._groups:  # the last matching rule wins, across files too
             if base:
                 if not rel.startswith(base + "/"):
@@ -133,13 +127,24 @@ class Ignorer:
                 sub = rel[len(base) + 1:]
             else:
                 sub = rel
-            if not (name in names or (by_name is not None and by_name.match(name))
+            if is_dir:
+                sub += "/"
+            if not (name in names or (by_name is not None and by_name.match(tested))
                     or (by_path is not None and by_path.match(sub))):
                 continue
             for rule in rules:
-                if (is_dir or not rule.dir_only) and rule.regex.match(sub):
+                if rule.regex.match(sub):
                     verdict = not rule.negated
         return verdict
+
+
+def read_text_file(path: str, limit: int = 1024 * 1024) -> str | None:
+    """A small text file (a .gitignore), read only if it is a regular file; None if it is not one."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return None
+        return fh.read(limit).decode("utf-8", errors="replace")
 
 
 def _relative(path: str, root: str) -> str:
@@ -147,26 +152,55 @@ def _relative(path: str, root: str) -> str:
     return rel.replace(os.sep, "/") if not rel.startswith("..") else os.path.abspath(path).replace(os.sep, "/")
 
 
-def iter_python_files(paths: list[Path], root: Path, include: tuple[str, ...], exclude: tuple[str, ...],
-                      use_gitignore: bool = True) -> list[tuple[Path, str]]:
-    """(path, root-relative display name) of the Python files under ``paths``, in a stable order.
+@dataclass
+class Walk:
+    files: list[tuple[Path, str]] = field(default_factory=list)  # (path, root-relative display name)
+    errors: list[FileError] = field(default_factory=list)  # unreadable directories, odd names, odd files
+
+
+def _undecodable(name: str) -> bool:
+    """A name that is not valid UTF-8 (os.walk hands it over with surrogate escapes): it cannot be printed as it
+    is, nor named in a report that tools can read back."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _shown(path: str) -> str:
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def walk_python_files(paths: list[Path], root: Path, include: tuple[str, ...], exclude: tuple[str, ...],
+                      use_gitignore: bool = True) -> Walk:
+    """The Python files under ``paths``, in a stable order, and what could not be walked.
 
     A file named explicitly is always taken; directories are walked with excludes and .gitignore applied.  Paths
-    are handled as strings (no symlink resolution per file: the walk is on the hot path of every run).
+    are handled as strings (no symlink resolution per file: the walk is on the hot path of every run).  A
+    directory that cannot be read, a name that is not UTF-8 or an explicit path that is neither a file nor a
+    directory is reported, never skipped in silence.
     """
     root_abs = os.path.abspath(root)
-    ignorer = Ignorer(root_abs, exclude, use_gitignore)
+    walk = Walk()
+    ignorer = Ignorer(root_abs, exclude, use_gitignore, walk.errors)
     ignorer.load_dir("")
     seen: set[str] = set()
-    out: list[tuple[Path, str]] = []
     for path in paths:
         top = os.path.abspath(path)
+        if _undecodable(top):
+            walk.errors.append(FileError(_shown(_relative(top, root_abs)), 1, 0,
+                                         "file name is not valid UTF-8; skipped"))
+            continue
         if os.path.isfile(top):
             if top not in seen:
                 seen.add(top)
-                out.append((Path(top), _relative(top, root_abs)))
+                walk.files.append((Path(top), _relative(top, root_abs)))
             continue
         if not os.path.isdir(top):
+            if os.path.lexists(top):
+                walk.errors.append(FileError(_relative(top, root_abs), 1, 0,
+                                             "not a regular file or directory; skipped"))
             continue
         top_rel = _relative(top, root_abs)
         if top_rel == ".":
@@ -174,26 +208,46 @@ def iter_python_files(paths: list[Path], root: Path, include: tuple[str, ...], e
         parts = top_rel.split("/") if top_rel and not top_rel.startswith("/") else []
         for i in range(len(parts)):  # .gitignore files between the root and a deeper start directory apply too
             ignorer.load_dir("/".join(parts[:i]))
-        for dirpath, dirnames, filenames in os.walk(top):
+
+        def unreadable(exc: OSError) -> None:
+            where = _relative(exc.filename, root_abs) if exc.filename else top_rel or "."
+            walk.errors.append(FileError(_shown(where), 1, 0, f"cannot read directory: {exc.strerror or exc}"))
+
+        for dirpath, dirnames, filenames in os.walk(top, onerror=unreadable):
             rel_dir = _relative(dirpath, root_abs) if dirpath != top else top_rel
             rel_dir = "" if rel_dir == "." else rel_dir
             ignorer.load_dir(rel_dir)
             prefix = rel_dir + "/" if rel_dir else ""
-            dirnames[:] = sorted(
-                d for d in dirnames
-                if d not in SKIP_DIRS and not d.endswith(".egg-info") and not ignorer.ignored(prefix + d, True)
-            )
+            kept = []
+            for d in sorted(dirnames):
+                if d in SKIP_DIRS or d.endswith(".egg-info") or ignorer.ignored(prefix + d, True):
+                    continue
+                if _undecodable(d):
+                    walk.errors.append(FileError(_shown(prefix + d), 1, 0,
+                                                 "directory name is not valid UTF-8; skipped"))
+                    continue
+                kept.append(d)
+            dirnames[:] = kept
             for name in sorted(filenames):
                 if not any(fnmatch.fnmatchcase(name, pattern) for pattern in include):
                     continue
                 rel = prefix + name
                 if ignorer.ignored(rel, False):
                     continue
+                if _undecodable(name):
+                    walk.errors.append(FileError(_shown(rel), 1, 0, "file name is not valid UTF-8; skipped"))
+                    continue
                 full = os.path.join(dirpath, name)
                 if full not in seen:
                     seen.add(full)
-                    out.append((Path(full), rel))
-    return out
+                    walk.files.append((Path(full), rel))
+    return walk
+
+
+def iter_python_files(paths: list[Path], root: Path, include: tuple[str, ...], exclude: tuple[str, ...],
+                      use_gitignore: bool = True) -> list[tuple[Path, str]]:
+    """(path, root-relative display name) of the Python files under ``paths`` (see ``walk_python_files``)."""
+    return walk_python_files(paths, root, include, exclude, use_gitignore).files
 
 
 # How a kernel is made, as the facts pass recognises it: a decorator whose dotted name ends in `jit`

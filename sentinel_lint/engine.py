@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,19 +19,16 @@ from . import __version__, codec
 from .cache import Cache
 from .config import PROJECT_MARKERS, Settings, engine_constants
 from .diagnostics import Diagnostic, FileError
-from .discovery import (index_vocabulary, iter_python_files, might_carry_indices, might_hold_kernel,
+from .discovery import (index_vocabulary, walk_python_files, might_carry_indices, might_hold_kernel,
                         nested_project_filter, prefilter_needles)
 from .model.conventions import ParamConvention
-from .source import decode_source, split_lines
+from .source import NotReadable, decode_source, read_source_bytes, split_lines
 
 # The analysis modules (facts, flow graph, resolver, rules) are imported where they are used: a run whose files did
 # not change returns its cached result before it needs any of them, and pre-commit starts the tool on every commit.
 if TYPE_CHECKING:
     from .model.facts import ModuleFacts
     from .model.sites import FunctionAnalysis
-
-MAX_FILE_BYTES = 8 * 1024 * 1024  # larger "source" files are generated data, not kernels: reported and skipped
-
 
 @dataclass
 class FileResult:
@@ -66,13 +64,14 @@ class RunResult:
     conventions: list[ParamConvention] = field(default_factory=list)
 
 
+def read_error(exc: OSError) -> str:
+    return str(exc) if isinstance(exc, NotReadable) else f"cannot read: {exc.strerror or exc}"
+
+
 # -- per-file work (runs in workers) ------------------------------------------------------------------------------
 
 def analyse_source(data: bytes, path: str, module: str, digest: str) -> FileResult:
     result = FileResult(path, digest)
-    if len(data) > MAX_FILE_BYTES:
-        result.error = FileError(path, 1, 0, f"file too large to analyse ({len(data)} bytes > {MAX_FILE_BYTES})")
-        return result
     import ast
 
     from .model.facts import collect_facts
@@ -102,20 +101,38 @@ def analyse_kernels(data: bytes, path: str, names: tuple[str, ...], functions) -
 
     text, _ = decode_source(data, path)
     wanted = [fn for fn in functions if fn.qualname in names]
-    return analyze_functions(split_lines(text), wanted) if text is not None and wanted else {}
+    if text is None or not wanted:
+        return {}
+    failures: list = []
+    analyses = analyze_functions(split_lines(text), wanted, failures)
+    if failures:
+        raise KernelNotAnalysed([FileError(path, fn.line, fn.col, f"kernel `{fn.qualname}` not analysed: {why}")
+                                 for fn, why in failures], analyses)
+    return analyses
+
+
+class KernelNotAnalysed(Exception):
+    """Some jit functions of a file could not be analysed: each is that file's error; the others' flows stand."""
+
+    def __init__(self, errors: list[FileError], analyses: dict):
+        super().__init__(errors[0].reason)
+        self.errors = errors
+        self.analyses = analyses
 
 
 def _flow_work(item):
-    """(display path, cache key, index flows, error or None) for one file's needed jit functions."""
+    """(display path, cache key, index flows, errors) for one file's needed jit functions."""
     path, display, key, names, functions = item
     try:
-        return display, key, analyse_kernels(path.read_bytes(), display, names, functions), None
+        return display, key, analyse_kernels(read_source_bytes(path), display, names, functions), []
+    except KernelNotAnalysed as exc:
+        return display, key, exc.analyses, exc.errors
     except OSError as exc:
-        return display, key, {}, FileError(display, 1, 0, f"cannot read: {exc.strerror or exc}")
+        return display, key, {}, [FileError(display, 1, 0, read_error(exc))]
     except RecursionError:
-        return display, key, {}, FileError(display, 1, 0, "too deeply nested to analyse")
+        return display, key, {}, [FileError(display, 1, 0, "too deeply nested to analyse")]
     except Exception as exc:  # a bug in the analyser must not lose the other files' results
-        return display, key, {}, FileError(display, 1, 0, f"internal error: {type(exc).__name__}: {exc}")
+        return display, key, {}, [FileError(display, 1, 0, f"internal error: {type(exc).__name__}: {exc}")]
 
 
 def _work(item) -> FileResult:
@@ -157,11 +174,11 @@ def _scan(job: ScanJob) -> Scanned:
     """Read one file, prefilter its bytes, and return its facts: from the cache if the content is known."""
     out = Scanned(job.display)
     try:
-        data = job.path.read_bytes()
+        data = read_source_bytes(job.path)
     except OSError as exc:
         out.unreadable = True
         if job.reported:
-            out.error = FileError(job.display, 1, 0, f"cannot read: {exc.strerror or exc}")
+            out.error = FileError(job.display, 1, 0, read_error(exc))
         return out
     # Host code matters for the padding it writes and passes on; in tests and benchmarks (not inferred from) only
     # kernels do.
@@ -212,6 +229,9 @@ def run(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache
     # quarter of a cold run on vLLM).  It is off for the run, in the forked workers too, and back on after.
     was_enabled = gc.isenabled()
     gc.disable()
+    # Generated code nests deeply (a 40 KB sympy table is 570 ast levels, three Python frames each in the facts
+    # pass).  From 3.11 on, Python-to-Python calls do not use the C stack, so a higher limit is safe there.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000 if sys.version_info >= (3, 11) else 3000))
     try:
         return _run(paths, settings, jobs=jobs, cache_dir=cache_dir, progress=progress)
     finally:
@@ -223,7 +243,9 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
     started = time.perf_counter()
     stats = Stats(_mark=started)
     root = settings.root
-    report_files = iter_python_files(paths, root, settings.include, settings.exclude, settings.respect_gitignore)
+    walk = walk_python_files(paths, root, settings.include, settings.exclude, settings.respect_gitignore)
+    report_files = walk.files
+    walk_errors = list(walk.errors)
     explicit = {os.path.abspath(p) for p in paths if p.is_file()}
     report_set = {display for _, display in report_files}
     project_files = list(report_files)
@@ -231,8 +253,11 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
         if any(os.path.abspath(p) == os.path.abspath(root) for p in paths):
             pass  # the report walk already covered the whole project
         else:
-            for extra, display in iter_python_files([root], root, settings.include, settings.exclude,
-                                                    settings.respect_gitignore):
+            project_walk = walk_python_files([root], root, settings.include, settings.exclude,
+                                             settings.respect_gitignore)
+            known = set(walk_errors)
+            walk_errors += [e for e in project_walk.errors if e not in known]
+            for extra, display in project_walk.files:
                 if display not in report_set:
                     project_files.append((extra, display))
     needles = index_vocabulary(
@@ -271,7 +296,7 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
         return known
 
     results: dict[str, FileResult] = {}
-    errors: list[FileError] = []
+    errors: list[FileError] = walk_errors
     skipped_paths: dict[str, tuple[Path, str]] = {}  # module name -> (path, display), for modules loaded on demand
     jobs_todo = [ScanJob(path, display, module_name_for(display), settings.infer and infers_from(display),
                          str(path) in explicit, display in report_set) for path, display in project_files]
@@ -281,7 +306,7 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
     _WORKER_CACHE, _WORKER_NEEDLES = cache, prefilter_needles(needles)  # inherited by forked workers
     if progress is not None and hasattr(progress, "start"):
         progress.start(len(jobs_todo))
-    for job, scanned in zip(jobs_todo, _parallel(jobs_todo, jobs, progress, worker=_scan)):
+    for job, scanned in zip(jobs_todo, _parallel(jobs_todo, jobs, progress, _scan, _scan_crashed)):
         if scanned.error is not None:
             errors.append(scanned.error)
         if scanned.unreadable:
@@ -301,7 +326,10 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
         if entry is None:
             return None
         path, display = entry
-        data = path.read_bytes()
+        try:
+            data = read_source_bytes(path)
+        except OSError:
+            return None
         digest = content_digest(data, display)
         res = cache.get(digest, FileResult)
         if res is None or res.path != display or res.digest != digest:
@@ -350,7 +378,7 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
         def read_text(path=path, display=display, text_cache=text_cache):
             if not text_cache:
                 try:
-                    text_cache.append(decode_source(path.read_bytes(), display)[0])
+                    text_cache.append(decode_source(read_source_bytes(path), display)[0])
                 except OSError:
                     text_cache.append(None)
             return text_cache[0]
@@ -395,7 +423,7 @@ class RunMemo:
 
 def _file_digest(path: Path, display: str) -> str | None:
     try:
-        return content_digest(path.read_bytes(), display)
+        return content_digest(read_source_bytes(path), display)
     except OSError:
         return None
 
@@ -517,18 +545,21 @@ def _kernel_flows(project, graph, settings, paths_of, cache, jobs, errors: list)
     # Largest first, one file at a time: a few files hold most of the kernel code, and workers that take them last
     # (or in one chunk) leave the other core idle.
     todo.sort(key=lambda item: -sum(f.end_line - f.line + 1 for f in item[4]))
-    for display, key, result, error in _parallel(todo, jobs, None, worker=_flow_work, chunk=1):
-        if error is not None:
-            errors.append(error)
-            continue
-        cache.put(key, result)
+    for display, key, result, failed in _parallel(todo, jobs, None, _flow_work, _flow_crashed, chunk=1):
+        if failed:
+            errors.extend(failed)  # and not cached: the next run reports them again
+        else:
+            cache.put(key, result)
         for qualname, analysis in result.items():
             analyses[(modules_by_path[display], qualname)] = analysis
     return analyses
 
 
-def _parallel(todo, jobs: int | None, progress, worker=None, chunk: int | None = None):
-    worker = worker or _work
+def _parallel(todo, jobs: int | None, progress, worker, crashed, chunk: int | None = None):
+    """``worker(item)`` for every item, in order, on ``jobs`` processes.  If a worker process dies (a native
+    parser that overflows its stack kills the process, not just the call), the items it had not answered are
+    each run again in a process of their own; the one that dies again gets ``crashed(item, reason)`` as its
+    result, and the run goes on."""
     jobs = jobs or os.cpu_count() or 1
     if jobs <= 1 or len(todo) < 8:
         for item in todo:
@@ -538,14 +569,56 @@ def _parallel(todo, jobs: int | None, progress, worker=None, chunk: int | None =
             yield result
         return
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
     from multiprocessing import get_context
 
     chunk = chunk or max(1, min(16, len(todo) // (jobs * 4)))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
-        for result in pool.map(worker, todo, chunksize=chunk):
+    done = 0
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
+            for result in pool.map(worker, todo, chunksize=chunk):
+                done += 1
+                if progress:
+                    progress(1)
+                yield result
+    except BrokenProcessPool:
+        for item in todo[done:]:
+            result = _isolated(worker, crashed, item)
             if progress:
                 progress(1)
             yield result
+
+
+def _isolated(worker, crashed, item):
+    """``worker(item)`` in a forked child; ``crashed(item, reason)`` if the child dies."""
+    import pickle  # between this process and its own child only: nothing read from disk
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(read_end)
+        try:
+            with os.fdopen(write_end, "wb") as out:
+                out.write(pickle.dumps(worker(item)))
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as inp:
+        data = inp.read()
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status) or not data:
+        signal = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+        return crashed(item, f"the analyser crashed on this file (signal {signal}); not analysed")
+    return pickle.loads(data)
+
+
+def _scan_crashed(job: ScanJob, reason: str) -> Scanned:
+    return Scanned(job.display, error=FileError(job.display, 1, 0, reason), unreadable=True)
+
+
+def _flow_crashed(item, reason: str):
+    path, display, key, names, functions = item
+    return display, key, {}, [FileError(display, 1, 0, reason)]
 
 
 codec.register(FileResult, Stats, RunResult, RunMemo)

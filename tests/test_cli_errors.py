@@ -149,10 +149,10 @@ def test_an_analyser_bug_in_one_file_is_reported_and_the_others_still_checked(tm
     (tmp_path / "bad.py").write_text(GOOD.replace("def k(", "def k_bad("), encoding="utf-8")
     real = indexflow.analyze_functions
 
-    def flaky(lines, functions):
+    def flaky(lines, functions, failures=None):
         if any(fn.name == "k_bad" for fn in functions):
             raise ValueError("boom")
-        return real(lines, functions)
+        return real(lines, functions, failures)
 
     monkeypatch.setattr(indexflow, "analyze_functions", flaky)
     res = cli("check", "--no-cache", "--jobs", "1", "--output-format", "json", tmp_path)

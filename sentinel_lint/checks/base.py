@@ -29,6 +29,7 @@ class CheckContext:
     settings: object  # Settings
     read_text: Callable[[], str | None]  # the file's text, read only when a rule needs positions
     _positions: object = None
+    _def_lines: dict | None = None
 
     @property
     def positions(self):
@@ -41,7 +42,11 @@ class CheckContext:
         return self._positions or None
 
     def def_line(self, qualname: str) -> int:
-        return next((f.line for f in self.module.functions if f.qualname == qualname), 0)
+        if self._def_lines is None:
+            self._def_lines = {}
+            for f in self.module.functions:
+                self._def_lines.setdefault(f.qualname, f.line)
+        return self._def_lines.get(qualname, 0)
 
 
 class Rule:

@@ -37,6 +37,7 @@ class FunctionFacts:
     is_kernel: bool = False
     worth_flow: bool = False  # holds a comparison (a possible guard) or returns a value (a load helper)
     called: tuple[str, ...] = ()  # functions it calls by bare name (possible @triton.jit helpers)
+    nesting: int = 0  # deepest expression nesting of a kernel body, as libcst's parser will recurse into it
 
 
 @dataclass(frozen=True)
@@ -242,18 +243,22 @@ class _FactsVisitor(ast.NodeVisitor):
         if info.is_kernel:
             # A kernel is worth a flow analysis if it may hold a guard, returns a value (a load helper), or calls
             # another function by a bare name (a helper that may hold the guard for it).
-            called, may_guard = set(), False
-            stack = list(node.body)
+            called, may_guard, nesting = set(), False, 0
+            stack = [(n, 1) for n in node.body]
             while stack:  # ast.walk, without its per-node field iteration (kernel bodies are large)
-                n = stack.pop()
+                n, depth = stack.pop()
                 kind = type(n)
                 if kind is ast.Call and type(n.func) is ast.Name and n.func.id not in _BUILTIN_CALLS:
                     called.add(n.func.id)
                 elif not may_guard and (kind is ast.Compare or kind is ast.Return):
                     may_guard = _may_guard(n) or (kind is ast.Return and n.value is not None)
-                stack.extend(_child_nodes(n))
+                # libcst nests `a or b or c` pairwise where ast keeps one flat BoolOp: count what libcst will see.
+                depth += len(n.values) - 1 if kind is ast.BoolOp else 1
+                nesting = max(nesting, depth)
+                stack.extend((child, depth) for child in _child_nodes(n))
             info.called = tuple(sorted(called))
             info.worth_flow = may_guard or bool(called)
+            info.nesting = nesting
         self.facts.functions.append(info)
         if class_name is not None:
             self.facts.classes.setdefault(class_name, []).append(node.name)

@@ -17,8 +17,6 @@ records which comparison of its function it is (``cmp_index``, in source order) 
 from __future__ import annotations
 
 import ast
-import textwrap
-from dataclasses import dataclass
 
 import libcst as cst
 
@@ -419,35 +417,48 @@ def _children(node, cache: dict, keep) -> list:
     return out
 
 
-@dataclass
-class Snippet:
-    """One function's source cut out of its file, with the offsets that map its positions back."""
-
-    code: str
-    first_line: int
-    indent: int
+# libcst's native parser recurses once per nesting level and overflows the C stack (a segfault that no handler
+# catches) somewhere past 6,000 levels; ast-measured nesting above this is reported and not parsed.
+MAX_NESTING = 2000
 
 
-def cut_function(lines: list[str], line: int, end_line: int) -> Snippet:
+def cut_function(lines: list[str], line: int, end_line: int) -> str:
+    """One function's source, cut out of its file so that it parses on its own.
+
+    A function nested under a class or an ``if HAS_TRITON:`` keeps its indentation and gets a one-line ``if 1:``
+    header instead of being dedented: dedenting breaks on lines that are not indented like the code (a comment or
+    a docstring line at column 0, a backslash continuation, a form feed), and the function would be lost."""
     text = "".join(lines[line - 1:end_line])
-    dedented = textwrap.dedent(text)
-    indent = len(text) - len(text.lstrip(" \t")) if dedented != text else 0
-    return Snippet(dedented, line, indent)
+    first = lines[line - 1] if line - 1 < len(lines) else ""
+    return "if 1:\n" + text if first[:1] in (" ", "\t", "\f") else text
 
 
-def analyze_functions(lines: list[str], functions) -> dict[str, FunctionAnalysis]:
-    """Analyse the given jit functions of one file (FunctionFacts), each from its own source only."""
+def _function_def(module: cst.Module) -> cst.FunctionDef | None:
+    node = module.body[0] if module.body else None
+    if isinstance(node, cst.If) and isinstance(node.body, cst.IndentedBlock) and node.body.body:
+        node = node.body.body[0]
+    return node if isinstance(node, cst.FunctionDef) else None
+
+
+def analyze_functions(lines: list[str], functions, failures: list | None = None) -> dict[str, FunctionAnalysis]:
+    """Analyse the given jit functions of one file (FunctionFacts), each from its own source only.  A function
+    that cannot be analysed is added to ``failures`` as (FunctionFacts, reason), never dropped in silence."""
+    failures = failures if failures is not None else []
     parsed: dict[str, tuple] = {}
     for fn in functions:
-        snippet = cut_function(lines, fn.line, fn.end_line)
+        if getattr(fn, "nesting", 0) > MAX_NESTING:
+            failures.append((fn, f"expressions nested {fn.nesting} deep (more than {MAX_NESTING}); not analysed"))
+            continue
         try:
-            module = cst.parse_module(snippet.code)
-        except cst.ParserSyntaxError:
+            module = cst.parse_module(cut_function(lines, fn.line, fn.end_line))
+        except cst.ParserSyntaxError as exc:
+            failures.append((fn, f"libcst cannot parse it: {str(exc).splitlines()[0]}"))
             continue
-        defs = [s for s in module.body if isinstance(s, cst.FunctionDef)]
-        if not defs:
+        func = _function_def(module)
+        if func is None:
+            failures.append((fn, "its source could not be cut out of the file"))
             continue
-        parsed[fn.name] = (fn, snippet, module, defs[0])
+        parsed[fn.name] = (fn, module, func)
 
     results: dict[str, FunctionAnalysis] = {}
     in_progress: set[str] = set()
@@ -460,7 +471,7 @@ def analyze_functions(lines: list[str], functions) -> dict[str, FunctionAnalysis
         return run(name)
 
     def run(name: str) -> FunctionAnalysis:
-        fn, snippet, module, func = parsed[name]
+        fn, module, func = parsed[name]
         in_progress.add(name)
         analyzer = _FunctionAnalyzer(func, fn.qualname, module.code_for_node, summary)
         results[name] = analyzer.run()

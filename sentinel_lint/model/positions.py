@@ -35,7 +35,7 @@ class SourcePositions:
         self.text = text
         self.lines = split_lines(text)
         self._offsets = line_offsets(self.lines)
-        self._tree: ast.Module | None = None
+        self._functions: dict[int, ast.AST] | None = None  # def line -> function node
         self._compares: dict[int, list[ast.Compare]] = {}
 
     def _char_col(self, line: int, byte_col: int) -> int:
@@ -50,18 +50,19 @@ class SourcePositions:
         """The function's comparisons in a pre-order walk over fields in declaration order (as indexflow numbers
         them on libcst)."""
         if def_line not in self._compares:
-            if self._tree is None:
-                self._tree = ast.parse(self.text)
+            if self._functions is None:  # one walk of the file for all its functions, not one per finding
+                self._functions = {}
+                for node in ast.walk(ast.parse(self.text)):
+                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        self._functions.setdefault(node.lineno, node)
             found: list[ast.Compare] = []
-            for node in ast.walk(self._tree):
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno == def_line:
-                    stack = list(reversed(node.body))
-                    while stack:
-                        current = stack.pop()
-                        if isinstance(current, ast.Compare):
-                            found.append(current)
-                        stack.extend(reversed(list(ast.iter_child_nodes(current))))
-                    break
+            node = self._functions.get(def_line)
+            stack = list(reversed(node.body)) if node is not None else []
+            while stack:
+                current = stack.pop()
+                if isinstance(current, ast.Compare):
+                    found.append(current)
+                stack.extend(reversed(list(ast.iter_child_nodes(current))))
             self._compares[def_line] = found
         return self._compares[def_line]
 

@@ -3,6 +3,7 @@ related locations and a code flow."""
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 from .. import __version__
 
@@ -11,7 +12,7 @@ SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 def _location(path: str, line: int, col: int | None = None, end_line: int | None = None, end_col: int | None = None,
               message: str | None = None, ident: int | None = None) -> dict:
-    physical: dict = {"artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"}}
+    physical: dict = {"artifactLocation": {"uri": quote(path), "uriBaseId": "%SRCROOT%"}}
     if line and line > 0:  # an unknown line gets no region, rather than a made-up line 1
         region = {"startLine": line}
         if col is not None:
@@ -73,7 +74,7 @@ def emit(result, **_) -> str:
             } for e in d.fix.edits]
             item["fixes"] = [{
                 "description": {"text": d.fix.description},
-                "artifactChanges": [{"artifactLocation": {"uri": d.path, "uriBaseId": "%SRCROOT%"},
+                "artifactChanges": [{"artifactLocation": {"uri": quote(d.path), "uriBaseId": "%SRCROOT%"},
                                      "replacements": replacements}],
             }]
         results.append(item)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ..diagnostics import printable
+
 _BOLD, _RED, _CYAN, _DIM, _RESET = "\033[1m", "\033[31m", "\033[36m", "\033[2m", "\033[0m"
 
 
@@ -12,7 +14,7 @@ def emit(result, *, color: bool = False, statistics: bool = False, quiet: bool =
 
     out = []
     for error in result.errors:
-        out.append(f"{paint(_BOLD, error.path)}:{error.line}:{error.col + 1}: {paint(_RED, 'E902')} {error.reason}")
+        out.append(f"{paint(_BOLD, printable(error.path))}:{error.line}:{error.col + 1}: {paint(_RED, 'E902')} {error.reason}")
     if statistics:
         counts = Counter(d.code for d in result.diagnostics)
         fixable = Counter(d.code for d in result.diagnostics if d.fixable)
@@ -21,7 +23,7 @@ def emit(result, *, color: bool = False, statistics: bool = False, quiet: bool =
     else:
         for d in result.diagnostics:
             mark = paint(_CYAN, " [*]") if (d.fixable and show_fixes) else ""
-            out.append(f"{paint(_BOLD, d.path)}:{d.line}:{d.col + 1}: {paint(_RED, d.code)}{mark} {d.message}")
+            out.append(f"{paint(_BOLD, printable(d.path))}:{d.line}:{d.col + 1}: {paint(_RED, d.code)}{mark} {d.message}")
     if not quiet:
         n = len(result.diagnostics)
         fixable = sum(d.fixable for d in result.diagnostics)
