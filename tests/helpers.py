@@ -1,6 +1,8 @@
 """Shared helpers for the fixture-driven CLI tests (check, fix, inference, errors)."""
 from __future__ import annotations
 
+import difflib
+import io
 import json
 import os
 import re
@@ -8,6 +10,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,3 +108,31 @@ def render(doc: dict, root: Path | None = None) -> str:
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", ".sentinel-lint-cache", "expected"))
     return dst
+
+
+GUARD_TOKENS = {"<", "<=", ">", ">=", "==", "!=", "-"}
+
+
+def tokens_by_line(text: str) -> dict[int, list[str]]:
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
+    out: dict[int, list[str]] = {}
+    for t in tokenize.generate_tokens(io.StringIO(text).readline):
+        if t.type not in skip:
+            out.setdefault(t.start[0], []).append(t.string)
+    return out
+
+
+def only_guard_tokens_changed(before: str, after: str) -> None:
+    """Same lines, same tokens, except comparison operators, integer literals and unary minus signs."""
+    assert len(before.splitlines()) == len(after.splitlines())
+    a, b = tokens_by_line(before), tokens_by_line(after)
+    assert a.keys() == b.keys()
+    for line in a:
+        matcher = difflib.SequenceMatcher(a=a[line], b=b[line], autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                continue
+            for tok in a[line][i1:i2] + b[line][j1:j2]:
+                assert tok in GUARD_TOKENS or tok.isdigit(), (line, a[line], b[line])
+    # comments (and the expect markers in them) are untouched
+    assert [l.partition("#")[2] for l in before.splitlines()] == [l.partition("#")[2] for l in after.splitlines()]

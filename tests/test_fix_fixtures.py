@@ -2,18 +2,15 @@
 from __future__ import annotations
 
 import ast
-import difflib
-import io
 import os
 import stat
-import tokenize
 
 import pytest
 
-from helpers import KERNELS, PROJECTS, check_json, cli, copy_tree, expected_markers, fixture_args
+from helpers import (KERNELS, PROJECTS, check_json, cli, copy_tree, expected_markers, fixture_args,
+                     only_guard_tokens_changed)
 
 BUGGY = sorted(p.name for p in KERNELS.glob("*.py") if expected_markers(p))
-GUARD_TOKENS = {"<", "<=", ">", ">=", "==", "!=", "-"}
 
 KERNEL_SRC = (
     "import triton\n"
@@ -29,31 +26,6 @@ KERNEL_SRC = (
     "    offs = tl.arange(0, D)\n"
     "    tl.store(state + idx * D + offs, offs, mask=idx >= 0)\n"
 )
-
-
-def tokens_by_line(text: str) -> dict[int, list[str]]:
-    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
-    out: dict[int, list[str]] = {}
-    for t in tokenize.generate_tokens(io.StringIO(text).readline):
-        if t.type not in skip:
-            out.setdefault(t.start[0], []).append(t.string)
-    return out
-
-
-def only_guard_tokens_changed(before: str, after: str) -> None:
-    """Same lines, same tokens, except comparison operators, integer literals and unary minus signs."""
-    assert len(before.splitlines()) == len(after.splitlines())
-    a, b = tokens_by_line(before), tokens_by_line(after)
-    assert a.keys() == b.keys()
-    for line in a:
-        matcher = difflib.SequenceMatcher(a=a[line], b=b[line], autojunk=False)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            if tag == "equal":
-                continue
-            for tok in a[line][i1:i2] + b[line][j1:j2]:
-                assert tok in GUARD_TOKENS or tok.isdigit(), (line, a[line], b[line])
-    # comments (and the expect markers in them) are untouched
-    assert [l.partition("#")[2] for l in before.splitlines()] == [l.partition("#")[2] for l in after.splitlines()]
 
 
 @pytest.fixture

@@ -90,7 +90,25 @@ def _entries(cache: Path) -> list[Path]:
     return [p for p in cache.rglob("*.json") if p.is_file()]
 
 
-@pytest.mark.parametrize("kind", ["pickle", "json-other-key", "wrong-types", "truncated", "garbage"])
+def _forged(raw: bytes) -> bytes:
+    """The same entry with every finding and kernel taken out, sealed with a made-up MAC: what a repository
+    would plant to hide a finding."""
+    from sentinel_lint import codec, engine  # noqa: F401 - registers the cached classes
+    from sentinel_lint.model import facts, sites  # noqa: F401
+
+    magic, mac, payload = raw.split(b"\n", 2)
+    value = codec.loads(payload)
+    if isinstance(value, engine.RunMemo):
+        value.result.diagnostics = []
+    elif isinstance(value, engine.FileResult) and value.facts is not None:
+        for fn in value.facts.functions:
+            fn.is_kernel = False
+    elif isinstance(value, dict):
+        value.clear()
+    return magic + b"\n" + b"f" * len(mac) + b"\n" + codec.dumps(value)
+
+
+@pytest.mark.parametrize("kind", ["pickle", "json-other-key", "forged", "wrong-types", "truncated", "garbage"])
 def test_a_hostile_cache_runs_nothing_and_changes_no_finding(tmp_path, kind):
     root = project(tmp_path)
     cache = root / ".cache-in-repo"  # a repository can hold the cache it is checked with (--cache-dir)
@@ -106,6 +124,8 @@ def test_a_hostile_cache_runs_nothing_and_changes_no_finding(tmp_path, kind):
         elif kind == "json-other-key":  # well-formed, sealed with a key that is not this user's
             magic, mac, payload = raw.split(b"\n", 2)
             entry.write_bytes(magic + b"\n" + b"0" * len(mac) + b"\n" + payload)
+        elif kind == "forged":
+            entry.write_bytes(_forged(raw))
         elif kind == "wrong-types":
             entry.write_bytes(raw.replace(b'["c","', b'["c","Popen","', 1))
         elif kind == "truncated":
@@ -157,8 +177,10 @@ def test_a_linked_entry_is_not_followed(tmp_path):
 
 
 def test_the_cache_is_used(tmp_path, monkeypatch):
-    """A warm run analyses nothing: the whole-run memo answers, and without it the per-file entries do."""
+    """A warm run analyses nothing and links nothing (the whole-run memo answers); without the memo the project
+    is linked again but no file is analysed again (the per-file entries answer)."""
     import sentinel_lint.engine as engine
+    from sentinel_lint.model.flow import FlowGraph
 
     root = project(tmp_path)
     cache = tmp_path / "cache"
@@ -167,14 +189,30 @@ def test_the_cache_is_used(tmp_path, monkeypatch):
     for name in ("analyse_source", "analyse_kernels"):
         real = getattr(engine, name)
         monkeypatch.setattr(engine, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    real_build = FlowGraph.build
+    monkeypatch.setattr(FlowGraph, "build", lambda self: calls.append("link") or real_build(self))
+
     res = cli("check", "--output-format", "json", "--cache-dir", cache, "--jobs", "1", root)
     assert calls == [] and res.json()["summary"]["findings"] == 1
     monkeypatch.setattr(engine, "_memo_result", lambda *a, **k: None)
     res = cli("check", "--output-format", "json", "--cache-dir", cache, "--jobs", "1", root)
-    assert calls == [] and res.json()["summary"]["findings"] == 1
-    # and with the cache off, both run: the counters above can see them
+    assert calls == ["link"] and res.json()["summary"]["findings"] == 1
+    # with the cache off, everything runs: the counters above can see it
     cli("check", "--no-cache", "--jobs", "1", root)
-    assert set(calls) == {"analyse_source", "analyse_kernels"}
+    assert set(calls) == {"analyse_source", "analyse_kernels", "link"}
+
+
+def test_a_fix_that_would_not_parse_is_not_written(tmp_path):
+    from sentinel_lint.diagnostics import Diagnostic, Edit, Fix
+    from sentinel_lint.fix import FixError, fix_file
+
+    root = project(tmp_path)
+    path = root / "good.py"
+    broken = Edit(8, 7, 8, 14, "idx <= 0 0", "idx < 0")  # replaces the text it claims to, but leaves junk
+    diag = Diagnostic("good.py", 8, 7, "SL001", "m", fix=Fix((broken,), True, "d"))
+    with pytest.raises(FixError, match="does not parse"):
+        fix_file(path, "good.py", [diag])
+    assert path.read_text(encoding="utf-8") == GOOD
 
 
 # -- fixing -----------------------------------------------------------------------------------------------------
