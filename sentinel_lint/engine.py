@@ -206,8 +206,7 @@ def analyser_fingerprint() -> str:
         digest = hashlib.blake2b(__version__.encode(), digest_size=8)
         here = Path(__file__).parent
         for source in sorted([*here.rglob("*.py"), *here.rglob("*.toml")]):
-            if "reference" not in source.parts:
-                digest.update(source.read_bytes())
+            digest.update(source.read_bytes())
         _FINGERPRINT = digest.hexdigest()
     return _FINGERPRINT
 

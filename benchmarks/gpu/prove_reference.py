@@ -2,7 +2,7 @@
 
     python benchmarks/gpu/prove_reference.py [--replays 100] [--no-sanitizer]
 
-For every fixed-shape scenario in ``sentinel_lint.reference.scenarios`` and for both the reference
+For every fixed-shape scenario in ``sentinel_reference.scenarios`` and for both the reference
 kernel and its buggy twin (fixtures/reference_buggy/, pre-fix guards), compiled for real (no
 interpreter):
 
@@ -34,7 +34,7 @@ os.environ["TRITON_INTERPRET"] = "0"
 import torch
 import triton
 
-from sentinel_lint.reference import scenarios as sc
+from sentinel_reference import scenarios as sc
 
 GRAPH_CASES = [c for c in sc.CASES.values() if c.graphable]
 LARGE_ROWS, LARGE_PAD = 256, 64

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sentinel_lint.reference import scenarios as sc
+from sentinel_reference import scenarios as sc
 
 pytestmark = [
     pytest.mark.gpu,
@@ -35,7 +35,7 @@ def stats():
     """ "case/variant" -> GraphStats fields, from one compiling child process."""
     env = dict(os.environ, TRITON_INTERPRET="0")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    cmd = [sys.executable, "-m", "sentinel_lint.reference.scenarios", "--replays", str(REPLAYS)]
+    cmd = [sys.executable, "-m", "sentinel_reference.scenarios", "--replays", str(REPLAYS)]
     res = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     assert res.returncode == 0, res.stderr[-4000:]
     return json.loads(res.stdout.strip().splitlines()[-1])

@@ -13,7 +13,7 @@ os.environ["TRITON_INTERPRET"] = "1"
 import torch  # noqa: F401
 import triton  # noqa: F401  (fail loudly, never skip, when triton is absent)
 
-from sentinel_lint.reference.scenarios import triton_interpreting
+from sentinel_reference.scenarios import triton_interpreting
 
 if not triton_interpreting():
     raise RuntimeError(

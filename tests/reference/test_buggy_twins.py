@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-REF_DIR = ROOT / "sentinel_lint" / "reference"
+REF_DIR = ROOT / "sentinel_reference"
 BUGGY_DIR = ROOT / "fixtures" / "reference_buggy"
 STEMS = ["gated_delta_rule", "sigmoid_gating", "selective_state_update"]
 GUARD = re.compile(r"^(?P<indent>[ ]*)if (?P<name>\w+) (?P<op><=|>=|<|>) 0:\n$")

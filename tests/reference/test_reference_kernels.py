@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sentinel_lint.reference import scenarios as sc
+from sentinel_reference import scenarios as sc
 
 CASES = list(sc.CASES.values())
 TOL = {"rtol": 1e-5, "atol": 1e-5}
@@ -88,18 +88,18 @@ def test_package_is_lazy_and_reexports(tmp_path):
     import subprocess
     import sys
 
-    from sentinel_lint.reference import KERNEL_MODULES
+    from sentinel_reference import KERNEL_MODULES
 
     names = [n for ns in KERNEL_MODULES.values() for n in ns]
     code = (
-        "import sys, sentinel_lint.reference as r\n"
+        "import sys, sentinel_reference as r\n"
         "assert r.NULL_BLOCK_ID == 0\n"
         "assert 'triton' not in sys.modules and 'torch' not in sys.modules, 'eager import'\n"
         f"names = {names!r}\n"
         "assert all(callable(getattr(r, n)) for n in names)\n"
         "assert 'triton' in sys.modules\n"
-        "import types, sentinel_lint.reference.selective_state_update\n"
-        "from sentinel_lint.reference import " + ", ".join(names) + "\n"
+        "import types, sentinel_reference.selective_state_update\n"
+        "from sentinel_reference import " + ", ".join(names) + "\n"
         "fns = [getattr(r, n) for n in names] + [globals()[n] for n in names]\n"
         "assert all(isinstance(f, types.FunctionType) for f in fns), 'shadowed by a submodule'\n"
         "print('ok')\n"

@@ -22,7 +22,7 @@ import torch
 NULL_BLOCK_ID = 0
 REFERENCE_DIR = Path(__file__).resolve().parent
 # only meaningful in a source checkout: the buggy twins are test fixtures, not package data
-BUGGY_DIR = REFERENCE_DIR.parents[1] / "fixtures" / "reference_buggy"
+BUGGY_DIR = REFERENCE_DIR.parent / "fixtures" / "reference_buggy"
 KERNEL_FILES = ("gated_delta_rule", "sigmoid_gating", "selective_state_update")
 
 
@@ -475,7 +475,7 @@ def time_graph(case: Case, module, x: Inputs, launches=20, reps=30):
 
 
 def main(argv=None):
-    """``python -m sentinel_lint.reference.scenarios [--replays N]``: the CUDA-graph check as JSON.
+    """``python -m sentinel_reference.scenarios [--replays N]``: the CUDA-graph check as JSON.
 
     Runs every fixed-shape case for the reference kernel and its buggy twin in this process, so
     that the caller (tests/gpu) can use a compiling triton whatever mode its own process is in.
