@@ -13,7 +13,7 @@ from .config import Settings
 from .diagnostics import Diagnostic, FileError
 from .engine import RunResult, run
 from .fix import FileFix, FixError, StaleText, fix_file
-from .model.conventions import ParamConvention
+from .conventions import ParamConvention
 
 
 def check(paths: list[Path], settings: Settings, *, jobs: int | None = None, cache_dir: Path | None = None,

@@ -8,7 +8,7 @@ whole entry invalid, and the caller treats it as a miss.
 Shapes (every container is an array whose first element says what it is, so nothing is ambiguous):
 ``["l", ...]`` list, ``["t", ...]`` tuple, ``["s", ...]`` set, ``["f", ...]`` frozenset,
 ``["d", k1, v1, k2, v2, ...]`` dict (keys of any encodable type), ``["c", "Class", field1, ...]`` dataclass (every
-field, in declaration order), ``["e", "Enum", value]`` enum member; ints, floats, strings, booleans and null as
+field, in declaration order), ``["n", "Tuple", item1, ...]`` NamedTuple, ``["e", "Enum", value]`` enum member; ints, floats, strings, booleans and null as
 themselves.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ import json
 _CLASSES: dict[str, type] = {}
 _FIELDS: dict[type, tuple[str, ...]] = {}
 _ENUMS: dict[str, type] = {}
+_TUPLES: dict[str, type] = {}  # NamedTuples
 
 
 class DecodeError(ValueError):
@@ -32,8 +33,12 @@ def register(*classes: type) -> None:
         if isinstance(cls, type) and issubclass(cls, enum.Enum):
             _ENUMS[cls.__name__] = cls
             continue
+        if issubclass(cls, tuple) and hasattr(cls, "_fields"):  # a NamedTuple
+            _TUPLES[cls.__name__] = cls
+            _FIELDS[cls] = tuple(cls._fields)
+            continue
         if not dataclasses.is_dataclass(cls):
-            raise TypeError(f"{cls!r} is neither a dataclass nor an enum")
+            raise TypeError(f"{cls!r} is neither a dataclass, a NamedTuple nor an enum")
         known = _CLASSES.get(cls.__name__)
         if known is not None and known is not cls:
             raise TypeError(f"two cached classes are named {cls.__name__}")
@@ -63,6 +68,8 @@ def to_data(value):
         return out
     names = _FIELDS.get(kind)
     if names is not None:
+        if kind.__name__ in _TUPLES:
+            return ["n", kind.__name__, *map(to_data, value)]
         return ["c", kind.__name__, *(to_data(getattr(value, n)) for n in names)]
     if isinstance(value, enum.Enum) and _ENUMS.get(kind.__name__) is kind:
         return ["e", kind.__name__, to_data(value.value)]
@@ -98,6 +105,11 @@ def _build(data):
         obj.__dict__.update(zip(names, [_build(v) if type(v) is list else v for v in data[2:]]))
         return obj
     items = [_build(v) if type(v) is list else v for v in data[1:]]
+    if tag == "n":
+        cls = _TUPLES.get(items[0]) if items and type(items[0]) is str else None
+        if cls is None or len(items) - 1 != len(cls._fields):
+            raise DecodeError("not a cached tuple type")
+        return cls._make(items[1:])
     if tag == "l":
         return items
     if tag == "t":

@@ -13,7 +13,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10
     import tomli as tomllib
 
-from .model.conventions import Convention
+from .conventions import Convention, ConventionSource, real_ids_start
 
 DEFAULT_PACK = "null-block-id"
 # Names that match an index pattern but hold strides, sizes or counts (``stride_state_indices_batch``).
@@ -149,13 +149,13 @@ def engine_constants() -> dict[tuple[str, str], int]:
     return _ENGINE_CONSTANTS
 
 
-def _convention_from_table(table: dict, where: str, source: str, origin: str) -> Convention:
+def _convention_from_table(table: dict, where: str, source: ConventionSource, origin: str) -> Convention:
     invalid = table.get("invalid")
     if invalid is None and "value" in table:
         invalid = [table["value"]]
     if not isinstance(invalid, list) or not invalid or not all(isinstance(v, int) and not isinstance(v, bool) for v in invalid):
         raise ConfigError(f"{where}: 'invalid' must be a non-empty list of integers (or give 'value')")
-    real_min = table.get("real-min", max(max(invalid) + 1, 0))
+    real_min = table.get("real-min", real_ids_start(invalid))
     if not isinstance(real_min, int) or isinstance(real_min, bool):
         raise ConfigError(f"{where}: 'real-min' must be an integer")
     if any(v >= real_min for v in invalid):
@@ -166,7 +166,7 @@ def _convention_from_table(table: dict, where: str, source: str, origin: str) ->
     return Convention(frozenset(invalid), real_min, name, source, origin)
 
 
-def _tensor_rules(entries, where: str, source: str, origin: str) -> tuple[TensorRule, ...]:
+def _tensor_rules(entries, where: str, source: ConventionSource, origin: str) -> tuple[TensorRule, ...]:
     if not isinstance(entries, list):
         raise ConfigError(f"{where}: 'tensors' must be an array of tables")
     rules = []
@@ -184,7 +184,7 @@ def _tensor_rules(entries, where: str, source: str, origin: str) -> tuple[Tensor
     return tuple(rules)
 
 
-def load_pack(name: str, source: str = "pack") -> RulePack:
+def load_pack(name: str, source: ConventionSource = ConventionSource.PACK) -> RulePack:
     if name not in available_packs():
         raise ConfigError(f"unknown rule pack {name!r}; available: {', '.join(available_packs())}")
     text = resources.files("sentinel_lint.rules").joinpath(f"{name}.toml").read_text(encoding="utf-8")
@@ -306,10 +306,11 @@ def load_settings(paths: list[Path], *, config_file: Path | None = None, overrid
         if key in table and not isinstance(table[key], typ):
             raise ConfigError(f"{where}: '{key}' must be a {typ.__name__}, got {type(table[key]).__name__}")
 
-    explicit: list[TensorRule] = list(_tensor_rules(table.get("tensors", []), where, "config", str(config_path or where)))
+    explicit: list[TensorRule] = list(_tensor_rules(table.get("tensors", []), where, ConventionSource.CONFIG,
+                                                  str(config_path or where)))
     fallback = load_pack(table.get("fallback-pack", DEFAULT_PACK))
     if "rule-pack" in table:  # a pack the user chose is an explicit statement of the conventions
-        chosen = load_pack(table["rule-pack"], source="config")
+        chosen = load_pack(table["rule-pack"], source=ConventionSource.CONFIG)
         explicit += list(chosen.tensors)
         fallback = chosen
     if "sentinel" in table:
@@ -323,7 +324,8 @@ def load_settings(paths: list[Path], *, config_file: Path | None = None, overrid
         conv_table = {"invalid": [value], "sentinel": sentinel.get("name", "")}
         if "real-min" in sentinel:
             conv_table["real-min"] = sentinel["real-min"]
-        conv = _convention_from_table(conv_table, f"{where}: sentinel", "config", str(config_path or where))
+        conv = _convention_from_table(conv_table, f"{where}: sentinel", ConventionSource.CONFIG,
+                                      str(config_path or where))
         if "params" in sentinel and (not isinstance(sentinel["params"], list)
                                      or not all(isinstance(p, str) for p in sentinel["params"])):
             raise ConfigError(f"{where}: sentinel: 'params' must be a list of name patterns")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import codec
-from .model.conventions import Convention, Evidence
+from .conventions import Convention, Evidence
 
 
 def printable(path: str) -> str:

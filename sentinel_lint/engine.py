@@ -21,7 +21,8 @@ from .config import PROJECT_MARKERS, Settings, engine_constants
 from .diagnostics import Diagnostic, FileError
 from .discovery import (index_vocabulary, walk_python_files, might_carry_indices, might_hold_kernel,
                         nested_project_filter, prefilter_needles)
-from .model.conventions import ParamConvention
+from .conventions import ConventionSource, ParamConvention
+from .model.ids import FunctionId, ParamId
 from .source import NotReadable, decode_source, read_source_bytes, split_lines
 
 # The analysis modules (facts, flow graph, resolver, rules) are imported where they are used: a run whose files did
@@ -349,8 +350,8 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
     stats.lap("index flow")
     resolver = Resolver(project, graph, analyses, settings)
     module_analyses: dict[str, dict[str, FunctionAnalysis]] = {}
-    for (module_name, qualname), analysis in analyses.items():
-        module_analyses.setdefault(module_name, {})[qualname] = analysis
+    for fn_id, analysis in analyses.items():
+        module_analyses.setdefault(fn_id.module, {})[fn_id.qualname] = analysis
 
     diagnostics: list[Diagnostic] = []
     conventions: list[ParamConvention] = []
@@ -365,9 +366,9 @@ def _run(paths: list[Path], settings: Settings, *, jobs: int | None, cache_dir: 
             stats.kernels += len(facts.kernels)
         for fn in facts.kernels:
             for param in fn.params:
-                pc = resolver.param_convention((facts.module, fn.qualname, param))
+                pc = resolver.param_convention(ParamId(facts.module, fn.qualname, param))
                 if settings.is_index_param(param) or pc.launched_as or (pc.convention is not None
-                                                                         and pc.status != "pack"):
+                                                                         and pc.source is not ConventionSource.PACK):
                     conventions.append(pc)  # index parameters always, "unknown" and why included
         if not facts.kernels:
             continue
@@ -484,11 +485,8 @@ def _needed_functions(project: Project, graph, settings: Settings) -> dict[str, 
         return launch_alias(graph, settings, module, fn.qualname, param) is not None
 
     def resolve(module, callee: str):
-        found = project.find_function(module, callee)
-        if found is None:
-            candidates = [(m, f) for m, f in project.functions_named(callee) if f.is_kernel]
-            found = candidates[0] if len(candidates) == 1 else None
-        return found if found is not None and found[1].is_kernel and found[1].worth_flow else None
+        found = project.jit_callee(module, callee)
+        return found if found is not None and found[1].worth_flow else None
 
     callees: dict[tuple[str, str], list] = {}
     callers: dict[tuple[str, str], list] = {}
@@ -526,7 +524,7 @@ def _needed_functions(project: Project, graph, settings: Settings) -> dict[str, 
 def _kernel_flows(project, graph, settings, paths_of, cache, jobs, errors: list) -> dict:
     """Index flow of the functions that matter, cached per file content and function set, in workers; a file whose
     kernels could not be analysed is added to ``errors`` (and not cached)."""
-    analyses: dict[tuple[str, str], FunctionAnalysis] = {}
+    analyses: dict[FunctionId, FunctionAnalysis] = {}
     todo = []
     for module_name, names in sorted(_needed_functions(project, graph, settings).items()):
         facts = project.modules[module_name]
@@ -535,7 +533,7 @@ def _kernel_flows(project, graph, settings, paths_of, cache, jobs, errors: list)
         cached = cache.get(key, dict)
         if cached is not None:
             for qualname, analysis in cached.items():
-                analyses[(module_name, qualname)] = analysis
+                analyses[FunctionId(module_name, qualname)] = analysis
             continue
         path = paths_of.get(facts.path)
         if path is not None:
@@ -550,7 +548,7 @@ def _kernel_flows(project, graph, settings, paths_of, cache, jobs, errors: list)
         else:
             cache.put(key, result)
         for qualname, analysis in result.items():
-            analyses[(modules_by_path[display], qualname)] = analysis
+            analyses[FunctionId(modules_by_path[display], qualname)] = analysis
     return analyses
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from ..config import not_an_index_name
 from ..diagnostics import Diagnostic, Edit, Fix
-from ..model.conventions import Convention
+from ..conventions import Convention, ConventionSource
+from ..model.ids import FunctionId
 from ..model.guards import IndexAtom, find_fix, flip, judge
 from .base import CheckContext, Example, Rule  # noqa: F401
 
@@ -117,7 +118,7 @@ Guards against named constants, or that no single change can repair, are reporte
         resolver = ctx.resolver
         module = ctx.module
         for qualname, analysis in ctx.analyses.items():
-            fn_key = (module.module, qualname)
+            fn_key = FunctionId(module.module, qualname)
             for site in analysis.sites:
                 yield from self._check_site(ctx, fn_key, site, resolver)
 
@@ -190,7 +191,8 @@ Guards against named constants, or that no single change can repair, are reporte
             else:
                 unfixable = "no single operator or constant change fixes this guard; review it by hand"
             message = f"{problem}; {unfixable}"
-        safe = len(conv.invalid) == 1 or conv.source != "inferred"  # mixed padding: a human picks the sentinel
+        # mixed padding: a human picks the sentinel
+        safe = len(conv.invalid) == 1 or conv.source is not ConventionSource.INFERRED
         related = [e for chain in conv.chains[:2] for e in chain if e.path]  # by-name hops have no place
         start = spans.left if spans else None
         end = spans.right if spans else None
@@ -215,18 +217,18 @@ Guards against named constants, or that no single change can repair, are reporte
 
     @staticmethod
     def _where(conv: Convention, roots, ctx) -> str:
-        if conv.source == "inferred" and conv.chains:
+        if conv.source is ConventionSource.INFERRED and conv.chains:
             producer = conv.chains[0][0]
             return f", written at {producer.path}:{producer.line}"
-        params = ", ".join(sorted({r[2] for r in roots}))
-        if conv.source == "config":
+        params = ", ".join(sorted({r.name for r in roots}))
+        if conv.source is ConventionSource.CONFIG:
             origin = conv.origin
             try:
                 origin = str(Path(origin).resolve().relative_to(ctx.settings.root.resolve()))
             except (ValueError, OSError):
                 pass
             return f" (convention for `{params}` set in {origin})"
-        if conv.source == "project":
+        if conv.source is ConventionSource.PROJECT:
             return f" (`{params}`: {conv.origin})"
         return f" ({conv.origin} for `{params}`)"
 

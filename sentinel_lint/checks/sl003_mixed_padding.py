@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..diagnostics import Diagnostic
+from ..model.ids import ParamId
 from .base import CheckContext, Example, Rule
 
 _MIXED = '''
@@ -59,7 +60,7 @@ and the next change to either producer silently breaks the other path: this is h
         module = ctx.module
         for fn in module.kernels:
             for param in fn.params:
-                pc = resolver.param_convention((module.module, fn.qualname, param))
+                pc = resolver.param_convention(ParamId(module.module, fn.qualname, param))
                 if not pc.mixed:
                     continue
                 parts = []

@@ -8,11 +8,55 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from enum import IntEnum
+
+from typing import NamedTuple, Union
 
 from .. import codec
+from .ids import Node, argument, field_read, field_write, local, returned, typed_field
 
-# A constant as written: an int, or a name / dotted name to resolve later through the module's imports.
-ConstRef = "int | str"
+@dataclass(frozen=True)
+class NameRef:
+    """A constant spelled by name (``PAD_SLOT_ID``, ``utils.NULL_BLOCK_ID``), resolved later through imports."""
+
+    dotted: str
+
+    @property
+    def last(self) -> str:
+        return self.dotted.rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Negated:
+    inner: "ConstRef"
+
+
+@dataclass(frozen=True)
+class Arith:
+    op: str  # "Add", "Sub" or "Mult"
+    left: "ConstRef"
+    right: "ConstRef"
+
+
+@dataclass(frozen=True)
+class SelfAttr:
+    """``self.pad_slot_id`` inside class ``owner``: the constant that class (or the one class that sets it) binds."""
+
+    owner: str
+    attr: str
+
+
+# A constant as written, to be folded statically once the whole project is known.
+ConstRef = Union[int, NameRef, Negated, Arith, SelfAttr]
+
+
+class Const(NamedTuple):
+    """A call argument that is a constant (a flow-graph node otherwise)."""
+
+    ref: ConstRef
+
+
+ArgValue = Union[Node, Const, None]
 
 # Tensor methods that return the same storage (or a cast of it): padding written into one is in the other.
 ALIAS_METHODS = frozenset(
@@ -42,13 +86,18 @@ class FunctionFacts:
 
 @dataclass(frozen=True)
 class Edge:
-    """Values flow from ``src`` to ``dst`` (node keys, see ``node_key``)."""
+    """Values flow from ``src`` to ``dst``."""
 
-    src: str
-    dst: str
+    src: Node
+    dst: Node
     line: int
     what: str
     by_name: bool = False
+
+
+class ProducerKind(IntEnum):
+    PAD = 1  # padding written into (some rows of) a tensor
+    VALUE = 2  # a constant bound to a name: a parameter default, an assignment, a launch argument
 
 
 @dataclass(frozen=True)
@@ -56,11 +105,11 @@ class Producer:
     """``node`` receives the constant ``value`` at ``line``: padding written into a tensor (``kind='pad'``) or a
     plain value bound to a name (``kind='value'``, e.g. a parameter default)."""
 
-    node: str
-    value: object  # ConstRef
+    node: Node
+    value: ConstRef
     line: int
     what: str
-    kind: str = "pad"
+    kind: ProducerKind = ProducerKind.PAD
     partial: bool = False  # written into some rows only (t[n:] = X): padding, never mere initialisation
 
 
@@ -71,11 +120,11 @@ class CallSite:
     callee: str  # dotted text of the callee, e.g. "fused_recurrent_fwd", "FusedRecurrentFunction.apply"
     scope: str  # qualname of the calling function ("" at module level)
     class_name: str | None
-    args: tuple  # each: ("node", key) | ("const", ConstRef) | None
-    kwargs: tuple  # ((name, same as args), ...)
+    args: tuple[ArgValue, ...]
+    kwargs: tuple[tuple[str, ArgValue], ...]
     line: int
     is_launch: bool
-    result: str | None = None  # the node the call's return value is assigned to
+    result: Node | None = None  # the node the call's return value is assigned to
 
 
 @dataclass
@@ -84,7 +133,7 @@ class ModuleFacts:
     module: str  # dotted module name guessed from the path
     digest: str = ""
     imports: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # alias -> (module, name or None)
-    constants: dict[str, object] = field(default_factory=dict)  # name -> ConstRef or ("binop", op, a, b)
+    constants: dict[str, ConstRef] = field(default_factory=dict)  # module-level constants
     functions: list[FunctionFacts] = field(default_factory=list)
     classes: dict[str, list[str]] = field(default_factory=dict)  # class -> method names
     edges: list[Edge] = field(default_factory=list)
@@ -93,7 +142,7 @@ class ModuleFacts:
     triton_aliases: set[str] = field(default_factory=set)
     jit_aliases: set[str] = field(default_factory=set)
     class_bases: dict[str, list[str]] = field(default_factory=dict)
-    field_constants: dict[tuple[str, str], object] = field(default_factory=dict)  # (class, attr) -> ConstRef
+    field_constants: dict[tuple[str, str], ConstRef] = field(default_factory=dict)  # (class, attr) -> constant
     typed_fields: set[tuple[str, str]] = field(default_factory=set)  # (class, field) seen with a known class
     has_suppressions: bool = False
 
@@ -102,21 +151,17 @@ class ModuleFacts:
         return [f for f in self.functions if f.is_kernel]
 
 
-def node_key(scope: str, name: str) -> str:
-    return f"v:{scope}:{name}"
-
-
 # Accessors of buffer wrappers (vLLM's CpuGpuBuffer.gpu, .np, ...): on their own they name nothing, so the field
 # they belong to is part of the key (``self.slot_mapping.gpu`` → ``slot_mapping.gpu``).
 GENERIC_ACCESSORS = frozenset({"gpu", "cpu", "np", "data", "tensor", "buffer", "value", "values", "weight"})
 
 
-def field_key(name: str, owner: str | None = None, write: bool = False) -> str:
-    """A field node.  ``f:Owner.name`` when the object's class is known; otherwise ``f:name`` for a read (it sees
-    every class's field of that name) and ``f:?name`` for a write (it reaches every class's field of that name)."""
+def field_node(name: str, owner: str | None = None, write: bool = False) -> Node:
+    """A field of objects of a known class; otherwise a read (it sees every class's field of that name) or a write
+    (it reaches every class's field of that name)."""
     if owner:
-        return f"f:{owner}.{name}"
-    return f"f:?{name}" if write else f"f:{name}"
+        return typed_field(owner, name)
+    return field_write(name) if write else field_read(name)
 
 
 def class_of_annotation(annotation: ast.AST | None) -> str | None:
@@ -168,18 +213,18 @@ def const_ref(expr: ast.AST):
         if isinstance(inner, int):
             return -inner if isinstance(expr.op, ast.USub) else inner
         if inner is not None:
-            return ("neg", inner) if isinstance(expr.op, ast.USub) else inner
+            return Negated(inner) if isinstance(expr.op, ast.USub) else inner
         return None
     if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Sub, ast.Mult)):
         left, right = const_ref(expr.left), const_ref(expr.right)
         if left is None or right is None:
             return None
-        return ("binop", type(expr.op).__name__, left, right)
+        return Arith(type(expr.op).__name__, left, right)
     if isinstance(expr, ast.Call) and len(expr.args) == 1 and (dotted(expr.func) or "").endswith("constexpr"):
         return const_ref(expr.args[0])  # PAD = tl.constexpr(-1)
     name = dotted(expr)
     if name is not None:
-        return name
+        return NameRef(name)
     return None
 
 
@@ -189,10 +234,10 @@ class _FactsVisitor(ast.NodeVisitor):
         self.scope: list[str] = []  # qualname parts of enclosing functions/classes
         self.class_stack: list[str] = []
         self.function_depth = 0
-        self._result_for: dict[int, str] = {}
+        self._result_for: dict[int, Node] = {}
         self.types: list[dict[str, str]] = []
         self.param_defaults: list[dict[str, object]] = []  # per enclosing function: parameter -> default's ConstRef
-        self._synthetic: set[str] = set()
+        self._synthetic: set[Node] = set()
 
     # -- traversal ----------------------------------------------------------------------------------------------
     # ast.NodeVisitor looks up a method by name for every node and walks every field, contexts and operators
@@ -286,11 +331,10 @@ class _FactsVisitor(ast.NodeVisitor):
     def _default(self, qual: str, name: str, default: ast.AST):
         """Record a constant default as a value bound to the parameter; returns it (or None)."""
         ref = const_ref(default)
-        if ref is None or (isinstance(ref, str) and ref in ("None", "True", "False")):
+        if ref is None or (isinstance(ref, NameRef) and ref.dotted in ("None", "True", "False")):
             return None
-        self.facts.producers.append(
-            Producer(node_key(qual, name), ref, default.lineno, f"default {name}={ast.unparse(default)}", "value")
-        )
+        self.facts.producers.append(Producer(self.local(name, qual), ref, default.lineno,
+                                             f"default {name}={ast.unparse(default)}", ProducerKind.VALUE))
         return ref
 
     # -- imports and constants --------------------------------------------------------------------------------
@@ -324,31 +368,34 @@ class _FactsVisitor(ast.NodeVisitor):
         return bool(tail) and head in self.facts.triton_aliases and name.endswith("jit")
 
     # -- host value flow --------------------------------------------------------------------------------------
-    def operand(self, expr: ast.AST):
-        """("node", key) for a tensor-ish reference, ("const", ref) for a constant, else None."""
+    def local(self, name: str, scope: str | None = None) -> Node:
+        return local(self.facts.module, self.qual if scope is None else scope, name)
+
+    def operand(self, expr: ast.AST) -> ArgValue:
+        """The flow node of a tensor-ish argument, a Const for a constant, else None."""
         if isinstance(expr, ast.Starred):
             return None
         if isinstance(expr, ast.Call) and self._writes_padding(expr):
             # Meta(state_indices=torch.full(..., PAD)): the padded tensor exists only as this argument
-            key = node_key(self.qual, f"<arg@{expr.lineno}:{expr.col_offset}>")
-            if key not in self._synthetic:
-                self._synthetic.add(key)
-                self._record_value(key, expr, expr.lineno)
-            return ("node", key)
+            node = argument(self.facts.module, self.qual, expr.lineno, expr.col_offset)
+            if node not in self._synthetic:
+                self._synthetic.add(node)
+                self._record_value(node, expr, expr.lineno)
+            return node
         ref = const_ref(expr)
         if isinstance(ref, int) or (ref is not None and not isinstance(expr, (ast.Name, ast.Attribute))):
-            return ("const", ref)
-        key = self.node_of(expr)
-        if key is not None:
-            return ("node", key)
+            return Const(ref)
+        node = self.node_of(expr)
+        if node is not None:
+            return node
         if ref is not None:
-            return ("const", ref)
+            return Const(ref)
         return None
 
-    def node_of(self, expr: ast.AST, write: bool = False) -> str | None:
+    def node_of(self, expr: ast.AST, write: bool = False) -> Node | None:
         """The flow node a tensor expression denotes: a local, a field, or what a view/slice/cast of it denotes."""
         if isinstance(expr, ast.Name):
-            return node_key(self.qual, expr.id)
+            return self.local(expr.id)
         if isinstance(expr, ast.Attribute):
             return self.attribute_key(expr, write)
         if isinstance(expr, ast.Subscript):
@@ -359,7 +406,7 @@ class _FactsVisitor(ast.NodeVisitor):
             return self.node_of(expr.func.value, write)
         return None
 
-    def attribute_key(self, expr: ast.Attribute, write: bool) -> str:
+    def attribute_key(self, expr: ast.Attribute, write: bool) -> Node:
         name, base = expr.attr, expr.value
         if name in GENERIC_ACCESSORS and isinstance(base, ast.Attribute):
             name, base = f"{base.attr}.{name}", base.value
@@ -368,7 +415,7 @@ class _FactsVisitor(ast.NodeVisitor):
             owner = self.type_of(base.id)
             if owner:
                 self.facts.typed_fields.add((owner, name))
-        return field_key(name, owner, write)
+        return field_node(name, owner, write)
 
     # -- what the code says about a local's class, learnt in order as the body is visited ------------------------
     def initial_types(self, node, class_name: str | None) -> dict[str, dict[str, int]]:
@@ -404,11 +451,13 @@ class _FactsVisitor(ast.NodeVisitor):
     def _const(self, expr: ast.AST):
         """A constant reference, with ``self.X`` tied to the enclosing class (``torch.full(n, self.pad_slot_id)``)."""
         ref = const_ref(expr)
-        if isinstance(ref, str) and ref.startswith("self.") and ref.count(".") == 1 and self.class_stack:
-            return ("field", self.class_stack[-1], ref[5:])
-        if isinstance(ref, str) and self.param_defaults and ref in self.param_defaults[-1]:
+        if not isinstance(ref, NameRef):
+            return ref
+        if ref.dotted.startswith("self.") and ref.dotted.count(".") == 1 and self.class_stack:
+            return SelfAttr(self.class_stack[-1], ref.dotted[5:])
+        if self.param_defaults and ref.dotted in self.param_defaults[-1]:
             # torch.full(n, pad_value) in `def build(..., pad_value=INVALID_SLOT)`: the padding callers get by default
-            return self.param_defaults[-1][ref]
+            return self.param_defaults[-1][ref.dotted]
         return ref
 
     def _full_value(self, call: ast.Call):
@@ -425,7 +474,7 @@ class _FactsVisitor(ast.NodeVisitor):
             return self._const(call.args[1])
         return None
 
-    def _record_value(self, target_key: str, value: ast.AST, line: int) -> None:
+    def _record_value(self, target_key: Node, value: ast.AST, line: int) -> None:
         """Record what assigning ``value`` to ``target_key`` means: padding written, or a flow edge."""
         fill = self._full_value(value)
         if fill is not None:
@@ -480,16 +529,17 @@ class _FactsVisitor(ast.NodeVisitor):
             return
         ref = const_ref(value)
         if isinstance(ref, int) or (ref is not None and isinstance(value, (ast.UnaryOp, ast.BinOp))):
-            self.facts.producers.append(Producer(target_key, ref, line, ast.unparse(value)[:120], "value"))
+            self.facts.producers.append(Producer(target_key, ref, line, ast.unparse(value)[:120], ProducerKind.VALUE))
             return
         src = self.node_of(value)
         if src is not None and src != target_key:
             what = "alias" if isinstance(value, ast.Name) else ast.unparse(value)[:60]
             self.facts.edges.append(Edge(src, target_key, line, what, by_name=isinstance(value, ast.Attribute)))
-        if isinstance(ref, str) and src is not None:
+        if isinstance(ref, NameRef) and src is not None:
             # A bare name may also be a constant (``x = PAD_SLOT_ID``): keep it as a possible value.
-            if ref[:1].isupper():
-                self.facts.producers.append(Producer(target_key, ref, line, ast.unparse(value)[:120], "value"))
+            if ref.dotted[:1].isupper():
+                self.facts.producers.append(Producer(target_key, ref, line, ast.unparse(value)[:120],
+                                                     ProducerKind.VALUE))
         self.visit(value)
 
     def _assign(self, target: ast.AST, value: ast.AST, line: int) -> None:
@@ -504,7 +554,7 @@ class _FactsVisitor(ast.NodeVisitor):
             # ``t[n:] = X`` writes padding; ``t[:n] = src`` copies src's values into t.
             key = self.node_of(target.value, write=True)
             ref = self._const(value)
-            named_constant = isinstance(ref, str) and ref.rsplit(".", 1)[-1].isupper()
+            named_constant = isinstance(ref, NameRef) and ref.last.isupper()
             if key and (isinstance(ref, int) or named_constant) and is_padding_index(target.slice):
                 self.facts.producers.append(Producer(key, ref, line, ast.unparse(target)[:80] + " = "
                                                      + ast.unparse(value)[:40], partial=True))
@@ -574,8 +624,8 @@ class _FactsVisitor(ast.NodeVisitor):
             # buffers.append(torch.full(...)): the list holds the tensor; buffers[i] reads it back
             container = self.node_of(func.value, write=True)
             item = self.operand(node.args[-1])
-            if container and item and item[0] == "node":
-                self.facts.edges.append(Edge(item[1], container, node.lineno, f".{func.attr}()"))
+            if container and isinstance(item, Node):
+                self.facts.edges.append(Edge(item, container, node.lineno, f".{func.attr}()"))
         is_launch = isinstance(func, ast.Subscript)
         callee = dotted(func.value if is_launch else func)
         if callee is not None and self.function_depth > 0 or (callee is not None and is_launch):
@@ -591,7 +641,7 @@ class _FactsVisitor(ast.NodeVisitor):
         if node.value is not None and self.function_depth > 0:
             src = self.node_of(node.value)
             if src:
-                self.facts.edges.append(Edge(src, f"r:{self.qual}", node.lineno, "return"))
+                self.facts.edges.append(Edge(src, returned(self.facts.module, self.qual), node.lineno, "return"))
             self.visit(node.value)
 
 
@@ -661,4 +711,5 @@ def collect_facts(tree: ast.Module, path: str, module: str) -> ModuleFacts:
     return facts
 
 
-codec.register(FunctionFacts, Edge, Producer, CallSite, ModuleFacts)
+codec.register(NameRef, Negated, Arith, SelfAttr, Const, ProducerKind, FunctionFacts, Edge, Producer, CallSite,
+               ModuleFacts)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from .conventions import Convention, Evidence, Reach
-from .facts import ModuleFacts, Producer
+from ..conventions import Convention, ConventionSource, Evidence, Reach, real_ids_start
+from .facts import Const, ModuleFacts, NameRef, Producer, ProducerKind
+from .ids import Node, NodeKind, field_read, field_write, local, returned, typed_field
 from .platforms import platform_of
 from .project import Project
 
@@ -23,24 +24,20 @@ class ParamFlow:
     values: list[Reach] = field(default_factory=list)
 
 
-def _global(module: ModuleFacts, key: str) -> str:
-    return key if key.startswith("f:") else f"{module.module}|{key}"
+def _spelled(node: Node) -> str:
+    """The name a chain passes through at ``node``, as index-name patterns are matched against it."""
+    if node.kind is NodeKind.RETURN:
+        return node.scope
+    if node.kind is NodeKind.FIELD:
+        return f"{node.scope}.{node.name}"
+    return node.name
 
 
-def _tensor_name(key: str) -> str:
-    """The bare name a node spells: ``state_ids`` for a local, a parameter or the field ``f:?meta.state_ids``."""
-    return key.rsplit(":", 1)[-1].rsplit(".", 1)[-1].lstrip("?")
-
-
-def _describe_node(key: str) -> str:
-    if key.startswith("f:"):
-        return f"field .{key[2:]}"
-    local = key.split("|", 1)[-1]
-    kind, _, rest = local.partition(":")
-    scope, _, name = rest.rpartition(":")
-    if kind == "r":
-        return f"return of {rest}()"
-    return f"{name} in {scope or '<module>'}" if scope else name
+def _tensor_name(node: Node) -> str:
+    """The bare name a node spells: ``state_ids`` for a local, a parameter or a field of that name."""
+    if node.kind is NodeKind.RETURN:
+        return node.scope.rsplit(".", 1)[-1]
+    return node.tensor_name
 
 
 class FlowGraph:
@@ -50,15 +47,14 @@ class FlowGraph:
         # Fields are linked by name only where the name says it holds an index tensor: `meta.state_indices` in one
         # module and in another are likely one tensor, `x.ids` or `view.table` are not.
         self.index_name = index_name or (lambda name: True)
-        self.edges: dict[str, list[tuple[str, Evidence]]] = {}
-        self.producers: list[tuple[str, Producer, ModuleFacts]] = []
-        self.kernel_params: dict[str, tuple[ModuleFacts, str, str, int]] = {}  # node -> (module, kernel, param, line)
-        self.launches: list[tuple[ModuleFacts, str, int]] = []
+        self.edges: dict[Node, list[tuple[Node, Evidence]]] = {}
+        self.producers: list[tuple[Node, Producer, ModuleFacts]] = []
+        self.kernel_params: dict[Node, tuple[ModuleFacts, str, str, int]] = {}  # node -> (module, kernel, param, line)
         self._constructed: set[tuple[str, str]] = set()
-        self._flows: dict[str, ParamFlow] | None = None
-        self._launched_with: dict[str, list[tuple[str, Evidence]]] | None = None
+        self._flows: dict[Node, ParamFlow] | None = None
+        self._launched_with: dict[Node, list[tuple[str, Evidence]]] | None = None
 
-    def add_edge(self, src: str, dst: str, evidence: Evidence) -> None:
+    def add_edge(self, src: Node, dst: Node, evidence: Evidence) -> None:
         if src != dst:
             self.edges.setdefault(src, []).append((dst, evidence))
 
@@ -67,15 +63,14 @@ class FlowGraph:
         for module in list(project.modules.values()):
             for fn in module.kernels:
                 for param in fn.params:
-                    self.kernel_params[_global(module, f"v:{fn.qualname}:{param}")] = (module, fn.qualname, param,
-                                                                                        fn.line)
+                    self.kernel_params[local(module.module, fn.qualname, param)] = (module, fn.qualname, param,
+                                                                                    fn.line)
         for module in list(project.modules.values()):
             for edge in module.edges:
-                self.add_edge(_global(module, edge.src), _global(module, edge.dst),
-                              Evidence(module.path, edge.line, edge.what, edge.by_name))
+                self.add_edge(edge.src, edge.dst, Evidence(module.path, edge.line, edge.what, edge.by_name))
             if self.producer_filter(module.path):
                 for producer in module.producers:
-                    self.producers.append((_global(module, producer.node), producer, module))
+                    self.producers.append((producer.node, producer, module))
             for call in module.calls:
                 self._bind_call(module, call)
         self._link_fields()
@@ -94,28 +89,28 @@ class FlowGraph:
         # Sorted: edge order decides which of several equally short chains a parameter reports, and set order
         # changes from one process to the next (string hashing is randomised).
         for owner, name in sorted(typed):
-            key = f"f:{owner}.{name}"
+            key = typed_field(owner, name)
             if self.index_name(name):
-                self.add_edge(key, f"f:{name}", here)
-                self.add_edge(f"f:?{name}", key, here)
+                self.add_edge(key, field_read(name), here)
+                self.add_edge(field_write(name), key, here)
             seen, stack = set(), sorted(bases.get(owner, ()))
             while stack:  # an object of a subclass has its bases' fields: one field, seen from both classes
                 parent = stack.pop()
                 if parent in seen:
                     continue
                 seen.add(parent)
-                self.add_edge(key, f"f:{parent}.{name}", Evidence("", 0, f"{owner} is a {parent}", True))
-                self.add_edge(f"f:{parent}.{name}", key, Evidence("", 0, f"{owner} is a {parent}", True))
+                self.add_edge(key, typed_field(parent, name), Evidence("", 0, f"{owner} is a {parent}", True))
+                self.add_edge(typed_field(parent, name), key, Evidence("", 0, f"{owner} is a {parent}", True))
                 stack.extend(sorted(bases.get(parent, ())))
         names = {name for _, name in typed}
         for module in self.project.modules.values():
             for edge in module.edges:
-                for key in (edge.src, edge.dst):
-                    if key.startswith("f:?"):
-                        names.add(key[3:])
+                for node in (edge.src, edge.dst):
+                    if node.kind is NodeKind.FIELD_WRITE:
+                        names.add(node.name)
         for name in sorted(names):
             if self.index_name(name):
-                self.add_edge(f"f:?{name}", f"f:{name}", here)
+                self.add_edge(field_write(name), field_read(name), here)
 
     def _bind_call(self, module: ModuleFacts, call) -> None:
         callees = self.project.resolve_callee(module, call.callee, call.class_name)
@@ -123,7 +118,7 @@ class FlowGraph:
         if not callees and not call.is_launch and (last.endswith("cls") or last in ("replace", "_replace")):
             # self.metadata_cls(...), dataclasses.replace(obj, ...): fields of an object whose class is unknown
             for name, arg in call.kwargs:
-                self._bind_arg(module, call, arg, f"f:?{name}", f"{call.callee}({name}=...)", True)
+                self._bind_arg(module, call, arg, field_write(name), f"{call.callee}({name}=...)", True)
             return
         for callee in callees:
             fn = callee.function
@@ -132,13 +127,13 @@ class FlowGraph:
             if fn is None:  # a constructor: keyword arguments become fields of the object built
                 for name, arg in call.kwargs:
                     self._constructed.add((last, name))
-                    self._bind_arg(module, call, arg, f"f:{last}.{name}", f"{call.callee}({name}=...)", False)
+                    self._bind_arg(module, call, arg, typed_field(last, name), f"{call.callee}({name}=...)", False)
                 continue
             params = [p for p in fn.params if not p.startswith("*")]
             if callee.skip_first:
                 params = params[1:]
             star = next((i for i, p in enumerate(fn.params) if p.startswith("*")), None)
-            target = lambda p: _global(callee.module, f"v:{fn.qualname}:{p}")  # noqa: E731
+            target = lambda p: local(callee.module.module, fn.qualname, p)  # noqa: E731
             what = "launch" if call.is_launch else "call"
             for i, arg in enumerate(call.args):
                 if star is not None and i >= star or i >= len(params):
@@ -149,59 +144,56 @@ class FlowGraph:
                 if name in fn.params:
                     self._bind_arg(module, call, arg, target(name), f"{what} {fn.name}({name}=...)", callee.by_name)
             if call.result:
-                self.add_edge(_global(callee.module, f"r:{fn.qualname}"), _global(module, call.result),
+                self.add_edge(returned(callee.module.module, fn.qualname), call.result,
                               Evidence(module.path, call.line, f"result of {fn.name}()", callee.by_name))
-            if call.is_launch:
-                self.launches.append((module, fn.qualname, call.line))
 
-    def _bind_arg(self, module, call, arg, dst: str, what: str, by_name: bool) -> None:
+    def _bind_arg(self, module, call, arg, dst: Node, what: str, by_name: bool) -> None:
         if arg is None:
             return
-        kind, payload = arg
-        if kind == "node":
-            self.add_edge(_global(module, payload), dst, Evidence(module.path, call.line, what, by_name))
-            name = payload.rsplit(":", 1)[-1]
+        if isinstance(arg, Node):
+            self.add_edge(arg, dst, Evidence(module.path, call.line, what, by_name))
+            name = _spelled(arg)
             if name[:1].isupper() and self.producer_filter(module.path):
                 # `PAD=PAD_SLOT_ID`: a bare name may be a module constant (kept only if it resolves to one)
-                self.producers.append((dst, Producer(dst, name, call.line, what, "value"), module))
-        elif self.producer_filter(module.path):
-            producer = Producer(dst, payload, call.line, what, "value")
+                self.producers.append((dst, Producer(dst, NameRef(name), call.line, what, ProducerKind.VALUE), module))
+        elif isinstance(arg, Const) and self.producer_filter(module.path):
+            producer = Producer(dst, arg.ref, call.line, what, ProducerKind.VALUE)
             self.producers.append((dst, producer, module))
 
     # -- propagation ----------------------------------------------------------------------------------------------
-    def flows(self) -> dict[str, ParamFlow]:
+    def flows(self) -> dict[Node, ParamFlow]:
         """For every kernel parameter node, the producers that reach it (each with its shortest chain)."""
         if self._flows is not None:
             return self._flows
-        flows: dict[str, ParamFlow] = {}
+        flows: dict[Node, ParamFlow] = {}
         # A tensor that writes its own padding follows it: padding from further upstream stops there (vLLM's
         # linear attention turns block-table rows padded with 0 into -1 with torch.where and t[n:] = PAD).
-        repadded = {start for start, producer, _ in self.producers if producer.kind == "pad"}
+        repadded = {start for start, producer, _ in self.producers if producer.kind is ProducerKind.PAD}
         for start, producer, module, resolved in self._sentinel_producers():
             origin = Evidence(module.path, producer.line, producer.what)
             platform = platform_of(module.path)
-            parents: dict[str, tuple[str, Evidence] | None] = {start: None}
+            parents: dict[Node, tuple[Node, Evidence] | None] = {start: None}
             queue = deque([start])
             while queue:
                 node = queue.popleft()
                 if node in self.kernel_params:
                     chain = [origin]
                     steps = []
-                    names = [node.rsplit(":", 1)[-1]]
+                    names = [_spelled(node)]
                     cursor = node
                     while parents[cursor] is not None:
                         prev, evidence = parents[cursor]
                         steps.append(evidence)
                         cursor = prev
-                        names.append(cursor.rsplit(":", 1)[-1])
+                        names.append(_spelled(cursor))
                     chain += reversed(steps)
                     kernel_module, kernel, param, def_line = self.kernel_params[node]
                     chain.append(Evidence(kernel_module.path, def_line, f"kernel {kernel} parameter {param}"))
                     name = resolved.name.lstrip("-")
-                    reach = Reach(resolved.value, name, producer.kind, tuple(chain), tuple(names))
+                    reach = Reach(resolved.value, name, tuple(chain), tuple(names))
                     flow = flows.setdefault(node, ParamFlow())
-                    (flow.pads if producer.kind == "pad" else flow.values).append(reach)
-                if node != start and producer.kind == "pad" and node in repadded:
+                    (flow.pads if producer.kind is ProducerKind.PAD else flow.values).append(reach)
+                if node != start and producer.kind is ProducerKind.PAD and node in repadded:
                     continue
                 for nxt, evidence in self.edges.get(node, ()):
                     if platform is not None and evidence.by_name and evidence.path \
@@ -219,9 +211,9 @@ class FlowGraph:
         """(start node, producer, module, resolved value) of the producers that can write "no slot"."""
         for start, producer, module in self.producers:
             resolved = self.project.resolve_const(module, producer.value)
-            if resolved is None or (producer.kind == "pad" and resolved.value > 0):
+            if resolved is None or (producer.kind is ProducerKind.PAD and resolved.value > 0):
                 continue  # "no slot" is written as -1 or 0; a positive fill is a real id or a count
-            if producer.kind == "pad" and resolved.value == 0 and not producer.partial and not resolved.name:
+            if producer.kind is ProducerKind.PAD and resolved.value == 0 and not producer.partial and not resolved.name:
                 continue  # torch.full(..., 0) / t.fill_(0) on a whole tensor initialises; it does not pad rows
             yield start, producer, module, resolved
 
@@ -230,13 +222,13 @@ class FlowGraph:
         tensor it pads (``names``: that tensor's name)."""
         out = []
         for start, producer, module, resolved in self._sentinel_producers():
-            if producer.kind == "pad":
-                out.append(Reach(resolved.value, resolved.name.lstrip("-"), "pad",
+            if producer.kind is ProducerKind.PAD:
+                out.append(Reach(resolved.value, resolved.name.lstrip("-"),
                                  (Evidence(module.path, producer.line, producer.what),), (_tensor_name(start),)))
         return out
 
     def flow_for(self, module: ModuleFacts, kernel: str, param: str) -> ParamFlow | None:
-        return self.flows().get(_global(module, f"v:{kernel}:{param}"))
+        return self.flows().get(local(module.module, kernel, param))
 
     def launched_with(self, module: ModuleFacts, kernel: str, param: str) -> list[tuple[str, Evidence]]:
         """(host name, launch) for each variable or field that a launch passes to this kernel parameter as it is:
@@ -249,7 +241,7 @@ class FlowGraph:
                         self._launched_with.setdefault(dst, []).append((_tensor_name(src), evidence))
             for found in self._launched_with.values():
                 found.sort(key=lambda item: (item[0], item[1].path, item[1].line))
-        return self._launched_with.get(_global(module, f"v:{kernel}:{param}"), [])
+        return self._launched_with.get(local(module.module, kernel, param), [])
 
 
 def inferred_convention(pads: list[Reach], zero_reserved: bool) -> Convention | None:
@@ -262,9 +254,7 @@ def inferred_convention(pads: list[Reach], zero_reserved: bool) -> Convention | 
         return None
     values = sorted({r.value for r in pads})
     names = sorted({r.name for r in pads if r.name})
-    real_min = max(max(values) + 1, 0)
-    if zero_reserved:
-        real_min = max(real_min, 1)
     chains = tuple(r.chain for r in pads)
     first = pads[0].chain[0]
-    return Convention(frozenset(values), real_min, "/".join(names), "inferred", f"{first.path}:{first.line}", chains)
+    return Convention(frozenset(values), real_ids_start(values, zero_reserved), "/".join(names),
+                      ConventionSource.INFERRED, f"{first.path}:{first.line}", chains)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .conventions import Convention
+from ..conventions import Convention
+from .sites import AllOf, AnyOf, AtomRef, Negation, Predicate
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 _CMP = {
@@ -41,20 +42,19 @@ def flip(op: str) -> str:
     return _FLIP[op]
 
 
-def evaluate(pred: tuple, atoms: dict[int, IndexAtom], x: int):
+def evaluate(pred: Predicate, atoms: dict[int, IndexAtom], x: int):
     """True/False, or None where the predicate does not depend on the index at all."""
-    kind = pred[0]
-    if kind == "atom":
-        atom = atoms.get(pred[1])
+    if isinstance(pred, AtomRef):
+        atom = atoms.get(pred.index)
         return None if atom is None else _CMP[atom.op](x, atom.const)
-    if kind in ("and", "or"):
-        values = [evaluate(p, atoms, x) for p in pred[1]]
+    if isinstance(pred, (AllOf, AnyOf)):
+        values = [evaluate(p, atoms, x) for p in pred.parts]
         values = [v for v in values if v is not None]
         if not values:
             return None
-        return all(values) if kind == "and" else any(values)
-    if kind == "not":
-        inner = evaluate(pred[1], atoms, x)
+        return all(values) if isinstance(pred, AllOf) else any(values)
+    if isinstance(pred, Negation):
+        inner = evaluate(pred.inner, atoms, x)
         return None if inner is None else not inner
     return None
 
@@ -79,7 +79,7 @@ def _points(atoms: dict[int, IndexAtom], conv: Convention) -> tuple[list[int], i
     return sorted(r for r in real if r >= conv.real_min), big
 
 
-def judge(pred: tuple, atoms: dict[int, IndexAtom], conv: Convention) -> Verdict | None:
+def judge(pred: Predicate, atoms: dict[int, IndexAtom], conv: Convention) -> Verdict | None:
     if not atoms:
         return None
     real_points, big = _points(atoms, conv)
@@ -104,7 +104,7 @@ class AtomFix:
         return self.const != old.const
 
 
-def find_fix(pred: tuple, atoms: dict[int, IndexAtom], conv: Convention, verdict: Verdict) -> AtomFix | None:
+def find_fix(pred: Predicate, atoms: dict[int, IndexAtom], conv: Convention, verdict: Verdict) -> AtomFix | None:
     """The smallest single-atom change that makes the guard consistent and keeps its polarity.
 
     Prefers changing the operator only (``< 0`` → ``<= 0``), then the constant only (``== -1`` → ``== 0``), then

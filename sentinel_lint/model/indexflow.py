@@ -8,7 +8,7 @@ Arithmetic on an index (``idx * stride``) yields a new value that is not tracked
 It records *guard sites*: boolean expressions (comparisons, ``and``/``or``/``not``, ``&``/``|``/``~``) that compare a
 tracked value with something that may be a constant.  Whether that operand really is a constant, and which
 convention the loaded tensor follows, is decided later, after project-wide linking; this module only knows the
-origins of values: ``("load", p)`` = loaded through pointer parameter ``p``, ``("param", p)`` = the value of ``p``.
+origins of values (``ids.Origin``): loaded through pointer parameter ``p``, or the value of parameter ``p``.
 
 Only the function's own source is parsed with libcst (not the whole file) and no metadata is computed: an atom
 records which comparison of its function it is (``cmp_index``, in source order) and positions are looked up with
@@ -20,9 +20,9 @@ import ast
 
 import libcst as cst
 
-from .sites import Atom, FunctionAnalysis, GuardSite, HelperCall, Operand
-
-Origins = frozenset  # of ("load"|"param", name)
+from .ids import Origin, OriginKind, loaded, param_value
+from .sites import (AllOf, AnyOf, Atom, AtomRef, FunctionAnalysis, GuardContext, GuardSite, HelperCall, Negation,
+                    Opaque, Operand, Predicate)
 
 _OPS = {
     cst.LessThan: "<", cst.LessThanEqual: "<=", cst.GreaterThan: ">", cst.GreaterThanEqual: ">=",
@@ -87,7 +87,7 @@ class _FunctionAnalyzer:
         self._loads: set[str] = set()
 
     def run(self) -> FunctionAnalysis:
-        state = _State({p: frozenset({("param", p)}) for p in self.params}, {p: frozenset({p}) for p in self.params})
+        state = _State({p: frozenset({param_value(p)}) for p in self.params}, {p: frozenset({p}) for p in self.params})
         self.block(self.func.body, state)
         self.result.sites = list(self._sites.values())
         self.result.calls = list(self._calls.values())
@@ -113,7 +113,7 @@ class _FunctionAnalyzer:
         if isinstance(stmt, (cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Expr, cst.Return)):
             return self.small(stmt, state)
         if isinstance(stmt, cst.If):
-            self.scan(stmt.test, state, "if")
+            self.scan(stmt.test, state, GuardContext.IF)
             then = self.block(stmt.body, state.copy())
             if stmt.orelse is None:
                 other = state
@@ -124,9 +124,9 @@ class _FunctionAnalyzer:
             return then.merge(other)
         if isinstance(stmt, (cst.For, cst.While)):
             if isinstance(stmt, cst.While):
-                self.scan(stmt.test, state, "while")
+                self.scan(stmt.test, state, GuardContext.WHILE)
             else:
-                self.scan(stmt.iter, state, "expr")
+                self.scan(stmt.iter, state, GuardContext.EXPR)
             entry = state.copy()
             if isinstance(stmt, cst.For):
                 self.kill_target(stmt.target, entry)
@@ -149,28 +149,28 @@ class _FunctionAnalyzer:
 
     def small(self, node: cst.CSTNode, state: _State) -> _State:
         if isinstance(node, cst.Assign):
-            self.scan(node.value, state, "assign")
+            self.scan(node.value, state, GuardContext.ASSIGN)
             for target in node.targets:
                 self.assign(target.target, node.value, state)
         elif isinstance(node, cst.AnnAssign):
             if node.value is not None:
-                self.scan(node.value, state, "assign")
+                self.scan(node.value, state, GuardContext.ASSIGN)
                 self.assign(node.target, node.value, state)
         elif isinstance(node, cst.AugAssign):
-            self.scan(node.value, state, "assign")
+            self.scan(node.value, state, GuardContext.ASSIGN)
             if isinstance(node.target, cst.Name):
                 name = node.target.value
                 _, ptrs = self.eval(node.value, state)
                 state.ptrs[name] = state.ptrs.get(name, frozenset()) | ptrs  # p += offset stays a pointer
                 state.vals[name] = frozenset()
         elif isinstance(node, cst.Expr):
-            self.scan(node.value, state, "expr")
+            self.scan(node.value, state, GuardContext.EXPR)
             call = node.value
             if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.args and (
                     call.func.attr.value == "store" or call.func.attr.value.startswith("atomic_")):
                 self._stores |= self.eval(call.args[0].value, state)[1]
         elif isinstance(node, cst.Return) and node.value is not None:
-            self.scan(node.value, state, "return")
+            self.scan(node.value, state, GuardContext.RETURN)
             vals, ptrs = self.eval(node.value, state)
             self._returns_vals |= vals
             self._returns_ptrs |= ptrs
@@ -218,7 +218,7 @@ class _FunctionAnalyzer:
                 ptr_arg = next((a for a in node.args if a.keyword and a.keyword.value == "pointer"), node.args[0])
                 _, ptrs = self.eval(ptr_arg.value, state)
                 self._loads |= ptrs
-                return frozenset(("load", p) for p in ptrs), empty
+                return frozenset(loaded(p) for p in ptrs), empty
             if isinstance(func, cst.Attribute) and func.attr.value in _CAST_METHODS:
                 inner = self.eval(func.value, state)  # idx.to(tl.int64)
                 if inner[0] or inner[1]:
@@ -270,21 +270,20 @@ class _FunctionAnalyzer:
         bound.update(call.kwargs)
         vals, ptrs = set(), set()
         for origin in summary.returns[0]:
-            kind, param = origin[0], origin[1]
-            arg = bound.get(param)
+            arg = bound.get(origin.param)
             if arg is None:
                 continue
-            if kind == "param":
+            if origin.kind is OriginKind.PARAM:
                 vals |= arg[0]
             else:
-                vals |= {("load", p) for p in arg[1]}
+                vals |= {loaded(p) for p in arg[1]}
         for param in summary.returns[1]:
             if param in bound:
                 ptrs |= bound[param][1]
         return frozenset(vals), frozenset(ptrs)
 
     # -- guard sites --------------------------------------------------------------------------------------------
-    def scan(self, node: cst.CSTNode, state: _State, context: str) -> None:
+    def scan(self, node: cst.CSTNode, state: _State, context: GuardContext) -> None:
         """Find every guard site in an expression; a site's sub-expressions are part of it."""
         if isinstance(node, (cst.Comparison, cst.BooleanOperation, cst.UnaryOperation, cst.BinaryOperation)):
             atoms: list[Atom] = []
@@ -299,7 +298,8 @@ class _FunctionAnalyzer:
                 self.record_call(node, node.func.value, state)
             for arg in node.args:
                 kw = arg.keyword.value if arg.keyword else None
-                sub = "mask" if kw == "mask" else ("where" if last == "where" and arg is node.args[0] else context)
+                sub = (GuardContext.MASK if kw == "mask"
+                       else GuardContext.WHERE if last == "where" and arg is node.args[0] else context)
                 self.scan(arg.value, state, sub)
             self.scan(node.func, state, context)
             return
@@ -323,32 +323,32 @@ class _FunctionAnalyzer:
             const = _dotted(node)
         return Operand(set(vals), const, self.code_for(node))
 
-    def predicate(self, node: cst.CSTNode, state: _State, atoms: list[Atom]) -> tuple:
+    def predicate(self, node: cst.CSTNode, state: _State, atoms: list[Atom]) -> Predicate:
         if isinstance(node, cst.Comparison):
             parts = []
             left = node.left
             for pair, target in enumerate(node.comparisons):
                 op = _OPS.get(type(target.operator))
                 if op is None:  # `is`, `in`: not a numeric guard
-                    parts.append(("unknown",))
+                    parts.append(Opaque())
                 else:
                     a, b = self.operand(left, state), self.operand(target.comparator, state)
                     if a.origins or b.origins:
                         atoms.append(Atom(a, op, b, self.cmp_index[id(node)], pair, self.code_for(node)))
-                        parts.append(("atom", len(atoms) - 1))
+                        parts.append(AtomRef(len(atoms) - 1))
                     else:
-                        parts.append(("unknown",))
+                        parts.append(Opaque())
                 left = target.comparator
-            return parts[0] if len(parts) == 1 else ("and", tuple(parts))
+            return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
         if isinstance(node, cst.BooleanOperation):
-            kind = "and" if isinstance(node.operator, cst.And) else "or"
-            return (kind, (self.predicate(node.left, state, atoms), self.predicate(node.right, state, atoms)))
+            kind = AllOf if isinstance(node.operator, cst.And) else AnyOf
+            return kind((self.predicate(node.left, state, atoms), self.predicate(node.right, state, atoms)))
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.BitAnd, cst.BitOr)):
-            kind = "and" if isinstance(node.operator, cst.BitAnd) else "or"
-            return (kind, (self.predicate(node.left, state, atoms), self.predicate(node.right, state, atoms)))
+            kind = AllOf if isinstance(node.operator, cst.BitAnd) else AnyOf
+            return kind((self.predicate(node.left, state, atoms), self.predicate(node.right, state, atoms)))
         if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Not, cst.BitInvert)):
-            return ("not", self.predicate(node.expression, state, atoms))
-        return ("unknown",)
+            return Negation(self.predicate(node.expression, state, atoms))
+        return Opaque()
 
 
 _SKIP_NODES = (cst.BaseParenthesizableWhitespace, cst.Comma, cst.LeftParen, cst.RightParen, cst.EmptyLine,

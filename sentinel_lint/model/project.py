@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .facts import FunctionFacts, ModuleFacts
+from .facts import Arith, ConstRef, FunctionFacts, ModuleFacts, NameRef, Negated, SelfAttr
 
 
 @dataclass(frozen=True)
@@ -88,40 +88,45 @@ class Project:
         return facts
 
     # -- constants ----------------------------------------------------------------------------------------------
-    def resolve_const(self, module: ModuleFacts, ref, depth: int = 0) -> Resolved | None:
-        if depth > 8 or ref is None:
-            return None
-        if isinstance(ref, bool):
+    def resolve_const(self, module: ModuleFacts, ref: ConstRef | str | None, depth: int = 0) -> Resolved | None:
+        """The integer a constant reference folds to, statically (a bare string is a name)."""
+        if depth > 8 or ref is None or isinstance(ref, bool):
             return None
         if isinstance(ref, int):
             return Resolved(ref, "", module.path)
-        if isinstance(ref, tuple):
-            if ref[0] == "field":  # self.X of class C: its assignment in C, else the one class that sets X
-                _, owner, attr = ref
-                if (owner, attr) in module.field_constants:
-                    return self.resolve_const(module, module.field_constants[(owner, attr)], depth + 1)
-                found = [(m, m.field_constants[key]) for m in self.modules.values()
-                         for key in m.field_constants if key[1] == attr]
-                if len(found) == 1:
-                    return self.resolve_const(found[0][0], found[0][1], depth + 1)
-                return None
-            if ref[0] == "neg":
-                inner = self.resolve_const(module, ref[1], depth + 1)
-                return Resolved(-inner.value, "-" + inner.name, inner.path) if inner else None
-            if ref[0] == "binop":
-                a, b = self.resolve_const(module, ref[2], depth + 1), self.resolve_const(module, ref[3], depth + 1)
-                if a is None or b is None:
-                    return None
-                value = {"Add": a.value + b.value, "Sub": a.value - b.value, "Mult": a.value * b.value}[ref[1]]
-                return Resolved(value, "", module.path)
+        if isinstance(ref, str):
+            return self.resolve_name(module, ref, depth)
+        if isinstance(ref, NameRef):
+            return self.resolve_name(module, ref.dotted, depth)
+        if isinstance(ref, SelfAttr):  # self.X of class C: its assignment in C, else the one class that sets X
+            if (ref.owner, ref.attr) in module.field_constants:
+                return self.resolve_const(module, module.field_constants[(ref.owner, ref.attr)], depth + 1)
+            found = [(m, m.field_constants[key]) for m in self.modules.values()
+                     for key in m.field_constants if key[1] == ref.attr]
+            if len(found) == 1:
+                return self.resolve_const(found[0][0], found[0][1], depth + 1)
             return None
-        name = ref
+        if isinstance(ref, Negated):
+            inner = self.resolve_const(module, ref.inner, depth + 1)
+            return Resolved(-inner.value, "-" + inner.name, inner.path) if inner else None
+        if isinstance(ref, Arith):
+            a, b = self.resolve_const(module, ref.left, depth + 1), self.resolve_const(module, ref.right, depth + 1)
+            if a is None or b is None:
+                return None
+            value = {"Add": a.value + b.value, "Sub": a.value - b.value, "Mult": a.value * b.value}[ref.op]
+            return Resolved(value, "", module.path)
+        return None
+
+    def resolve_name(self, module: ModuleFacts, name: str, depth: int = 0) -> Resolved | None:
+        """A constant by its (dotted) name in ``module``: defined there, imported, or from a known engine."""
+        if depth > 8:
+            return None
         if "." in name:  # module.CONST through an imported module
             head, _, attr = name.rpartition(".")
             target = self.module_of_alias(module, head, load=True)
             if target is None:
                 return self._external(module, head, None, attr)
-            return self.resolve_const(target, attr, depth + 1)
+            return self.resolve_name(target, attr, depth + 1)
         if name in module.constants:
             inner = self.resolve_const(module, module.constants[name], depth + 1)
             if inner is None:
@@ -134,7 +139,7 @@ class Project:
             target = self.find_module(self.absolute(module, source), load=True)
             if target is None:
                 return self._external(module, source, imported, name)
-            inner = self.resolve_const(target, imported, depth + 1)
+            inner = self.resolve_name(target, imported, depth + 1)
             return Resolved(inner.value, name, inner.path) if inner else None
         return None
 
@@ -185,6 +190,15 @@ class Project:
                 return None
             return self.find_function(target, imported, depth + 1)
         return None
+
+    def jit_callee(self, module: ModuleFacts, name: str) -> tuple[ModuleFacts, FunctionFacts] | None:
+        """The @triton.jit function a kernel calls by bare name: the one visible in its module, else the only jit
+        function of that name in the project."""
+        found = self.find_function(module, name)
+        if found is None:
+            candidates = [(m, f) for m, f in self.functions_named(name) if f.is_kernel]
+            found = candidates[0] if len(candidates) == 1 else None
+        return found if found is not None and found[1].is_kernel else None
 
     def is_class(self, module: ModuleFacts, name: str) -> bool:
         if name in module.classes:

@@ -1,22 +1,23 @@
 """Which convention reaches each index value, and which constant each guard compares it with.
 
 Joins the per-function index flow (origins in terms of a function's own parameters) with the project: helper
-calls map a helper's parameters back to the kernel that called it, and a kernel's pointer parameter gets its
-convention by precedence: explicit settings > inferred from the code that writes the padding > rule-pack default.
+calls map a helper's parameters back to the kernels that call it, and a kernel's pointer parameter gets its
+convention from the first source in ``Resolver.precedence`` that has one: explicit settings, then padding traced
+from the host code, then (guesses) the project's own padding of that kind of tensor, then the rule pack.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from ..config import Settings, load_pack, not_an_index_name
-from .conventions import Convention, Evidence, ParamConvention
+from ..conventions import Convention, ConventionSource, Evidence, ParamConvention, Reach, real_ids_start
 from .facts import ModuleFacts, looks_like_sentinel
-from .flow import FlowGraph, Reach, inferred_convention
-from .sites import FunctionAnalysis, Operand
+from .flow import FlowGraph, inferred_convention
+from .ids import FunctionId, Origin, OriginKind, ParamId, loaded
 from .platforms import platform_distance
 from .project import Project, Resolved
+from .sites import FunctionAnalysis, Operand
 
-Root = tuple  # (module dotted name, kernel qualname, parameter)
 _MINUS_ONE_PACK = None
 
 
@@ -36,56 +37,70 @@ def launch_alias(graph: FlowGraph | None, settings: Settings, module: ModuleFact
     return named[0] if len(kinds) == 1 else None
 
 
+@dataclass
+class _Query:
+    """One kernel parameter being resolved, with what every source may look at."""
+
+    param: ParamId
+    module: ModuleFacts
+    kind: str  # the name that says what kind of tensor it is: its own, or the one it is launched with
+    launched: str  # "launched with `x` at path:line; " where the kind comes from a launch, else ""
+    pads: list[Reach]  # traced padding that reaches it (the strongest evidence only)
+    mixed: list  # [(value, Reach)] where that padding disagrees
+    kernel_owned: bool  # the kernel stores through it: its values are the kernel's, not host padding
+
+    def result(self, convention: Convention | None, source: ConventionSource | None, reason: str = "",
+               mixed: list | None = None) -> ParamConvention:
+        return ParamConvention(self.module.path, self.param.function, self.param.name, convention, source, reason,
+                               self.mixed if mixed is None else mixed)
+
+
 class Resolver:
-    def __init__(self, project: Project, graph: FlowGraph | None, analyses: dict[tuple[str, str], FunctionAnalysis],
+    def __init__(self, project: Project, graph: FlowGraph | None, analyses: dict[FunctionId, FunctionAnalysis],
                  settings: Settings):
         self.project = project
         self.graph = graph
         self.analyses = analyses
         self.settings = settings
-        self._callers: dict[tuple[str, str], list] = {}
-        self._conventions: dict[Root, ParamConvention] = {}
+        self._callers: dict[FunctionId, list] = {}
+        self._conventions: dict[ParamId, ParamConvention] = {}
         self._group_pads: dict[int, list] | None = None
         self._untraced: dict[int, list] | None = None
+        # The sources of a convention, strongest first: the first that answers decides.
+        self.precedence = (self._explicit, self._traced, self._kernel_owned, self._project_default, self._pack)
         self._link_helpers()
 
     def _link_helpers(self) -> None:
-        for (module_name, qualname), analysis in self.analyses.items():
-            module = self.project.modules[module_name]
+        for fn_id, analysis in self.analyses.items():
+            module = self.project.modules[fn_id.module]
             for call in analysis.calls:
-                found = self.project.find_function(module, call.callee)
-                if found is None:
-                    candidates = [(m, f) for m, f in self.project.functions_named(call.callee) if f.is_kernel]
-                    found = candidates[0] if len(candidates) == 1 else None
-                if found is None or not found[1].is_kernel:
-                    continue
-                key = (found[0].module, found[1].qualname)
-                self._callers.setdefault(key, []).append(((module_name, qualname), call))
+                found = self.project.jit_callee(module, call.callee)
+                if found is not None:
+                    self._callers.setdefault(FunctionId(found[0].module, found[1].qualname), []).append((fn_id, call))
 
     # -- origins → kernel parameters ----------------------------------------------------------------------------
-    def roots(self, fn_key: tuple[str, str], origin: tuple, seen=None) -> set[Root]:
-        """Kernel pointer parameters that a value with ``origin`` in function ``fn_key`` was loaded through."""
+    def roots(self, fn_id: FunctionId, origin: Origin, seen=None) -> set[ParamId]:
+        """Kernel pointer parameters that a value with ``origin`` in function ``fn_id`` was loaded through."""
         seen = set() if seen is None else seen
-        if (fn_key, origin) in seen:
+        if (fn_id, origin) in seen:
             return set()
-        seen.add((fn_key, origin))
-        kind, param = origin[0], origin[1]
-        callers = self._callers.get(fn_key)
+        seen.add((fn_id, origin))
+        callers = self._callers.get(fn_id)
         if not callers:
-            return {(fn_key[0], fn_key[1], param)} if kind == "load" else set()
-        analysis = self.analyses[fn_key]
-        out: set[Root] = set()
-        for caller_key, call in callers:
-            arg = self._arg_for(analysis, call, param)
+            return {ParamId(fn_id.module, fn_id.qualname, origin.param)} if origin.kind is OriginKind.LOAD else set()
+        analysis = self.analyses[fn_id]
+        out: set[ParamId] = set()
+        for caller, call in callers:
+            arg = self._arg_for(analysis, call, origin.param)
             if arg is None:
                 continue
             vals, ptrs = arg
-            if kind == "load":
+            if origin.kind is OriginKind.LOAD:
                 for p in ptrs:
-                    out |= self.roots(caller_key, ("load", p), seen)
+                    out |= self.roots(caller, loaded(p), seen)
             else:
                 for o in vals:
-                    out |= self.roots(caller_key, o, seen)
+                    out |= self.roots(caller, o, seen)
         return out
 
     @staticmethod
@@ -99,7 +114,72 @@ class Resolver:
         return None
 
     # -- conventions --------------------------------------------------------------------------------------------
-    def _inferred_pads(self, module: ModuleFacts, kernel: str, param: str) -> list:
+    def param_convention(self, param: ParamId) -> ParamConvention:
+        cached = self._conventions.get(param)
+        if cached is not None:
+            return cached
+        query = self._query(param)
+        result = None
+        for source in self.precedence:
+            result = source(query)
+            if result is not None:
+                break
+        if result is None:
+            result = query.result(None, None, "not an index tensor by name or flow", [])
+        if query.kind != param.name:
+            result.launched_as = query.kind
+        self._conventions[param] = result
+        return result
+
+    def _query(self, param: ParamId) -> _Query:
+        module = self.project.modules[param.module]
+        pads = self._inferred_pads(module, param.function, param.name)
+        analysis = self.analyses.get(param.function_id)
+        loads = analysis is not None and param.name in analysis.loads_through
+        alias = launch_alias(self.graph, self.settings, module, param.function, param.name) if loads else None
+        mixed = []
+        if len({r.value for r in pads}) > 1:
+            seen: dict[int, Reach] = {}
+            for r in pads:
+                seen.setdefault(r.value, r)
+            mixed = sorted(seen.items())
+        return _Query(param, module, alias[0] if alias else param.name,
+                      f"launched with `{alias[0]}` at {alias[1].path}:{alias[1].line}; " if alias else "",
+                      pads, mixed, analysis is not None and param.name in analysis.stores_through)
+
+    def _explicit(self, q: _Query) -> ParamConvention | None:
+        explicit = self.settings.explicit_for(q.kind)
+        return q.result(explicit, ConventionSource.CONFIG) if explicit is not None else None
+
+    def _traced(self, q: _Query) -> ParamConvention | None:
+        if not q.pads:
+            return None
+        return q.result(inferred_convention(q.pads, self._zero_reserved(q.kind)), ConventionSource.INFERRED)
+
+    def _kernel_owned(self, q: _Query) -> ParamConvention | None:
+        # A tensor the kernel writes itself (a running block column, a counter) holds what the kernel computed, not
+        # host padding: a guess by its name (pack or project default) says nothing about it.  (The project default
+        # is not even looked at, as it would only be a guess by that name.)
+        if not q.kernel_owned:
+            return None
+        return q.result(None, None, "no padding producer found and the kernel writes this tensor itself", [])
+
+    def _project_default(self, q: _Query) -> ParamConvention | None:
+        found = self._project_padding(q.kind, q.module.path)
+        if found is None:
+            return None
+        if isinstance(found, str):  # split: the pack's guess would only pick a side
+            return q.result(None, None, q.launched + found, [])
+        return q.result(replace(found, origin=q.launched + found.origin), ConventionSource.PROJECT, mixed=[])
+
+    def _pack(self, q: _Query) -> ParamConvention | None:
+        fallback = self.settings.fallback_for(q.kind)
+        if fallback is None:
+            return None
+        why = "no padding producer found" if self.settings.infer else "inference off"
+        return q.result(replace(fallback, origin=f"{fallback.origin}; {q.launched}{why}"), ConventionSource.PACK)
+
+    def _inferred_pads(self, module: ModuleFacts, kernel: str, param: str) -> list[Reach]:
         settings = self.settings
         if not settings.infer or self.graph is None:
             return []
@@ -111,7 +191,8 @@ class Resolver:
             distance = platform_distance(r.chain[0].path, module.path)
             # An index tensor by some name on the way, or padding written with a sentinel's name (PAD_SLOT_ID):
             # either says the tensor holds slot ids, not counts or offsets.
-            if distance is not None and (looks_like_sentinel(r.name) or any(settings.is_index_param(n) for n in r.names)):
+            if distance is not None and (looks_like_sentinel(r.name)
+                                         or any(settings.is_index_param(n) for n in r.names)):
                 pads.append(((distance, sum(e.by_name for e in r.chain)), r))
         if not pads:
             return []
@@ -121,25 +202,17 @@ class Resolver:
         best = min(strength for strength, _ in pads)
         return [r for strength, r in pads if strength == best]
 
-    def _project_default(self, param: str, kernel_path: str) -> Convention | str | None:
+    def _project_padding(self, kind: str, kernel_path: str) -> Convention | str | None:
         """Where no producer reaches a parameter: the padding this project writes for the same kind of tensor
-        (the rule-pack group the name falls in) elsewhere, if all of it agrees.  An engine that pads its state
-        indices with -1 is not judged by another engine's 0.  The value most of the project's producers write wins (a
-        strict majority of their places, or nothing); only padding written by generic host code (or host code for
-        the kernel's own accelerator) counts: this is already a guess."""
-        group = self.settings.fallback_group(param)
+        (the rule-pack group the name falls in) elsewhere.  An engine that pads its state indices with -1 is not
+        judged by another engine's 0.  The value most of the project's producers write wins (a strict majority of
+        their places, or nothing: a string saying the project is split); only padding written by generic host code
+        (or host code for the kernel's own accelerator) counts: this is already a guess."""
+        group = self.settings.fallback_group(kind)
         if group is None:
             return None
-        if self._group_pads is None:
-            self._group_pads = {}
-            for module in list(self.project.modules.values()):
-                for fn in module.kernels:
-                    for p in fn.params:
-                        g = self.settings.fallback_group(p)
-                        if g is not None and self.settings.explicit_for(p) is None:
-                            self._group_pads.setdefault(g, []).extend(self._inferred_pads(module, fn.qualname, p))
         sites: dict[tuple[str, int], Reach] = {}
-        for r in self._group_pads.get(group, ()):
+        for r in self._traced_group_pads().get(group, ()):
             if platform_distance(r.chain[0].path, kernel_path) == 0:
                 sites.setdefault((r.chain[0].path, r.chain[0].line), r)
         traced = ""
@@ -148,7 +221,7 @@ class Resolver:
             # tensors of this kind (by their names) where the chain to a kernel is lost: an engine that fills its
             # state-id buffers with -1 is not judged by another engine's 0 either.
             traced = " (not traced to a kernel)"
-            for r in self._untraced_group_pads(group):
+            for r in self._untraced_group_pads().get(group, ()):
                 if platform_distance(r.chain[0].path, kernel_path) == 0:
                     sites.setdefault((r.chain[0].path, r.chain[0].line), r)
         by_value: dict[int, list[Reach]] = {}
@@ -157,26 +230,37 @@ class Resolver:
         if not by_value:
             return None
         value, pads = max(by_value.items(), key=lambda item: (len(item[1]), -item[0]))
-        if 2 * len(pads) <= len(sites):  # the project is split: a pack's guess would only pick a side
+        if 2 * len(pads) <= len(sites):
             values = "/".join(str(v) for v in sorted(by_value))
-            return (f"unknown: no padding producer found; this project pads this kind of tensor with {values} "
-                    f"alike{traced}")
+            return f"no padding producer found; this project pads this kind of tensor with {values} alike{traced}"
         pads.sort(key=lambda r: (not r.name, r.chain[0].path, r.chain[0].line))  # a named sentinel is the best example
         first = pads[0].chain[0]
         share = f" at {len(pads)} of {len(sites)} places" if len(pads) < len(sites) else ""
         return replace(
-            inferred_convention(pads[:1], self._zero_reserved(param)), source="project",
+            inferred_convention(pads[:1], self._zero_reserved(kind)), source=ConventionSource.PROJECT,
             origin=f"no padding producer found; this project pads this kind of tensor with {value}{share} "
                    f"elsewhere{traced}, e.g. {first.path}:{first.line}")
 
-    def _untraced_group_pads(self, group: int) -> list[Reach]:
+    def _traced_group_pads(self) -> dict[int, list[Reach]]:
+        """Traced padding of every kernel index parameter, by the kind of tensor (rule-pack group) it is."""
+        if self._group_pads is None:
+            self._group_pads = {}
+            for module in list(self.project.modules.values()):
+                for fn in module.kernels:
+                    for p in fn.params:
+                        g = self.settings.fallback_group(p)
+                        if g is not None and self.settings.explicit_for(p) is None:
+                            self._group_pads.setdefault(g, []).extend(self._inferred_pads(module, fn.qualname, p))
+        return self._group_pads
+
+    def _untraced_group_pads(self) -> dict[int, list[Reach]]:
         if self._untraced is None:
             self._untraced = {}
             for r in self.graph.padding_written() if self.graph is not None else ():
                 g = self.settings.fallback_group(r.names[0])
                 if g is not None and self.settings.explicit_for(r.names[0]) is None:
                     self._untraced.setdefault(g, []).append(r)
-        return self._untraced.get(group, [])
+        return self._untraced
 
     @staticmethod
     def _zero_reserved(param: str) -> bool:
@@ -187,59 +271,7 @@ class Resolver:
             _MINUS_ONE_PACK = load_pack("pad-slot-id")
         return any(rule.matches(param) and rule.convention.real_min >= 1 for rule in _MINUS_ONE_PACK.tensors)
 
-    def param_convention(self, root: Root) -> ParamConvention:
-        cached = self._conventions.get(root)
-        if cached is not None:
-            return cached
-        module_name, kernel, param = root
-        module = self.project.modules[module_name]
-        settings = self.settings
-        pads = self._inferred_pads(module, kernel, param)
-        # The name that says what kind of tensor this is: the parameter's own, or the index tensor it is launched
-        # with where its own says nothing.
-        analysis = self.analyses.get((module_name, kernel))
-        loaded = analysis is not None and param in analysis.loads_through
-        alias = launch_alias(self.graph, settings, module, kernel, param) if loaded else None
-        kind = alias[0] if alias else param
-        launched = f"launched with `{alias[0]}` at {alias[1].path}:{alias[1].line}; " if alias else ""
-        mixed = []
-        if len({r.value for r in pads}) > 1:
-            seen = {}
-            for r in pads:
-                seen.setdefault(r.value, r)
-            mixed = sorted(seen.items())
-        explicit = settings.explicit_for(kind)
-        fallback = settings.fallback_for(kind)
-        # A tensor the kernel writes itself (a running block column, a counter) holds what the kernel computed, not
-        # host padding: a guess by its name (pack or project default) says nothing about it.
-        kernel_owned = analysis is not None and param in analysis.stores_through
-        project_default = None if (explicit or pads or kernel_owned) else self._project_default(kind, module.path)
-        if explicit is not None:
-            result = ParamConvention(module.path, kernel, param, explicit, "config", mixed)
-        elif pads:
-            conv = inferred_convention(pads, self._zero_reserved(kind))
-            result = ParamConvention(module.path, kernel, param, conv, "inferred", mixed)
-        elif isinstance(project_default, str):
-            result = ParamConvention(module.path, kernel, param, None,
-                                     project_default.replace("unknown: ", f"unknown: {launched}", 1), [])
-        elif project_default is not None:
-            result = ParamConvention(module.path, kernel, param,
-                                     replace(project_default, origin=launched + project_default.origin), "project", [])
-        elif kernel_owned:
-            result = ParamConvention(module.path, kernel, param, None,
-                                     "unknown: no padding producer found and the kernel writes this tensor itself", [])
-        elif fallback is not None:
-            why = "no padding producer found" if settings.infer else "inference off"
-            result = ParamConvention(module.path, kernel, param,
-                                     replace(fallback, origin=f"{fallback.origin}; {launched}{why}"), "pack", mixed)
-        else:
-            result = ParamConvention(module.path, kernel, param, None, "unknown: not an index tensor by name or flow", [])
-        if alias:
-            result.launched_as = alias[0]
-        self._conventions[root] = result
-        return result
-
-    def convention_for_roots(self, roots: set[Root]) -> Convention | None:
+    def convention_for_roots(self, roots: set[ParamId]) -> Convention | None:
         """The convention guards on values from ``roots`` must follow (the union when several reach them)."""
         params = [self.param_convention(r) for r in sorted(roots)]
         conventions = [p.convention for p in params if p.convention]
@@ -249,24 +281,23 @@ class Resolver:
             return conventions[0]
         # One helper reached from tensors of different conventions: it must satisfy all of them.
         invalid = frozenset().union(*(c.invalid for c in conventions))
-        real_min = max(c.real_min for c in conventions)
-        real_min = max(real_min, max(invalid) + 1)
+        real_min = max(max(c.real_min for c in conventions), real_ids_start(invalid))
         names = "/".join(sorted({c.name for c in conventions if c.name}))
         chains = tuple(ch for c in conventions for ch in c.chains)
         return Convention(invalid, real_min, names, conventions[0].source, conventions[0].origin, chains)
 
     # -- constants on the other side of a comparison ------------------------------------------------------------
-    def constant(self, fn_key: tuple[str, str], operand: Operand) -> Resolved | None:
-        module = self.project.modules[fn_key[0]]
+    def constant(self, fn_id: FunctionId, operand: Operand) -> Resolved | None:
+        module = self.project.modules[fn_id.module]
         if isinstance(operand.const, int):
             return Resolved(operand.const, "", module.path)
         if not isinstance(operand.const, str):
             return None
-        param_origins = [o for o in operand.origins if o[0] == "param" and looks_like_sentinel(o[1])]
+        param_origins = [o for o in operand.origins if o.kind is OriginKind.PARAM and looks_like_sentinel(o.param)]
         if param_origins:  # a parameter (e.g. a constexpr pad_slot_id): its value is bound at the launch
             values: dict[int, Resolved] = {}
             for origin in param_origins:
-                for root in self.scalar_roots(fn_key, origin):
+                for root in self.scalar_roots(fn_id, origin):
                     for resolved in self.launch_values(root):
                         values.setdefault(resolved.value, resolved)
             if len(values) == 1:  # every launch binds the same value
@@ -274,38 +305,29 @@ class Resolver:
             return None
         if operand.origins:
             return None
-        return self.project.resolve_const(module, operand.const)
+        return self.project.resolve_name(module, operand.const)
 
-    def scalar_roots(self, fn_key, origin, seen=None) -> set[Root]:
+    def scalar_roots(self, fn_id: FunctionId, origin: Origin, seen=None) -> set[ParamId]:
         seen = set() if seen is None else seen
-        if (fn_key, origin) in seen:
+        if (fn_id, origin) in seen or origin.kind is not OriginKind.PARAM:
             return set()
-        seen.add((fn_key, origin))
-        callers = self._callers.get(fn_key)
-        kind, param = origin[0], origin[1]
-        if kind != "param":
-            return set()
+        seen.add((fn_id, origin))
+        callers = self._callers.get(fn_id)
         if not callers:
-            return {(fn_key[0], fn_key[1], param)}
-        out: set[Root] = set()
-        analysis = self.analyses[fn_key]
-        for caller_key, call in callers:
-            arg = self._arg_for(analysis, call, param)
+            return {ParamId(fn_id.module, fn_id.qualname, origin.param)}
+        out: set[ParamId] = set()
+        analysis = self.analyses[fn_id]
+        for caller, call in callers:
+            arg = self._arg_for(analysis, call, origin.param)
             if arg is not None:
                 for o in arg[0]:
-                    out |= self.scalar_roots(caller_key, o, seen)
+                    out |= self.scalar_roots(caller, o, seen)
         return out
 
-    def launch_values(self, root: Root) -> set[Resolved]:
+    def launch_values(self, param: ParamId) -> set[Resolved]:
         if self.graph is None:
             return set()
-        module = self.project.modules[root[0]]
-        flow = self.graph.flow_for(module, root[1], root[2])
+        flow = self.graph.flow_for(self.project.modules[param.module], param.function, param.name)
         if flow is None:
             return set()
         return {Resolved(r.value, r.name, r.chain[0].path, r.chain[0].line) for r in flow.values}
-
-    def evidence_for_value(self, resolved: Resolved) -> Evidence | None:
-        if resolved.line:
-            return Evidence(resolved.path, resolved.line, f"{resolved.name or resolved.value} bound at the launch")
-        return None

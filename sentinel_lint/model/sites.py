@@ -5,15 +5,55 @@ Kept apart from ``indexflow`` so that reading cached results needs no libcst imp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 from .. import codec
+from .ids import Origin
 
-Origins = frozenset  # of ("load", param) | ("param", name)
+
+# -- a guard's predicate: which atoms it combines, and how ------------------------------------------------------
+
+@dataclass(frozen=True)
+class AtomRef:
+    index: int  # into GuardSite.atoms
+
+
+@dataclass(frozen=True)
+class AllOf:
+    parts: tuple  # of predicates: ``and``, ``&``, and the pairs of a chained comparison
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    parts: tuple  # ``or``, ``|``
+
+
+@dataclass(frozen=True)
+class Negation:
+    inner: object  # ``not``, ``~``
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A part that compares nothing tracked (``is``, ``in``, a flag): neutral in the verdict."""
+
+
+Predicate = AtomRef | AllOf | AnyOf | Negation | Opaque
+
+
+class GuardContext(Enum):
+    IF = "if"
+    WHILE = "while"
+    WHERE = "where"  # the condition of tl.where
+    MASK = "mask"  # a mask= argument
+    ASSIGN = "assign"
+    RETURN = "return"
+    EXPR = "expr"
 
 
 @dataclass
 class Operand:
-    origins: set  # value origins
+    origins: set[Origin]
     const: object  # int literal, a (dotted) name, or None
     text: str
 
@@ -31,16 +71,16 @@ class Atom:
 @dataclass
 class GuardSite:
     function: str
-    pred: tuple  # ("atom", i) | ("and", (...)) | ("or", (...)) | ("not", p) | ("unknown",)
+    pred: Predicate
     atoms: list[Atom]
     text: str
-    context: str  # if / while / where / mask / assign / return / expr
+    context: GuardContext
 
 
 @dataclass
 class HelperCall:
     callee: str
-    args: list  # each: (value origins, pointer params)
+    args: list  # each: (value origins, pointer parameters)
     kwargs: dict
     line: int
     result: str | None = None
@@ -57,4 +97,5 @@ class FunctionAnalysis:
     loads_through: frozenset = frozenset()  # pointer parameters it reads with tl.load, or hands to a helper
 
 
-codec.register(Operand, Atom, GuardSite, HelperCall, FunctionAnalysis)
+codec.register(AtomRef, AllOf, AnyOf, Negation, Opaque, GuardContext, Operand, Atom, GuardSite, HelperCall,
+               FunctionAnalysis)

@@ -1,13 +1,30 @@
-"""Conventions: which values of an index tensor mean "no slot" and which are real ids.
+"""Conventions: which values of an index tensor mean "no slot" and which are real ids (plain data).
 
 A convention is a set of invalid (padding) values plus the range of real ids (``real_min`` and up).  Values in
-neither set never occur, so a guard may treat them either way.  See DESIGN.md §1.
+neither set never occur, so a guard may treat them either way (docs/semantics.md).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
-from .. import codec
+from . import codec
+
+
+class ConventionSource(Enum):
+    """Where a kernel parameter's convention comes from, in order of precedence."""
+
+    CONFIG = "config"  # explicit settings: [tool.sentinel-lint], --sentinel, a chosen rule pack
+    INFERRED = "inferred"  # traced from the padding the host code writes to the kernel parameter
+    PROJECT = "project"  # no chain reaches it: the padding this project writes for that kind of tensor elsewhere
+    PACK = "pack"  # nothing in the project says: the fallback rule pack's default
+
+
+def real_ids_start(invalid, zero_reserved: bool = False) -> int:
+    """Where real ids start when nothing says otherwise: above every non-negative padding value (padding with 0
+    means id 0 is never real), at 0 at the least; at 1 for a tensor kind known never to hold id 0."""
+    start = max(max(invalid) + 1, 0)
+    return max(start, 1) if zero_reserved else start
 
 
 @dataclass(frozen=True)
@@ -29,7 +46,6 @@ class Reach:
 
     value: int
     name: str  # constant name as written at the producer (e.g. NULL_BLOCK_ID), "" for a literal
-    kind: str  # "pad" or "value"
     chain: tuple[Evidence, ...]
     names: tuple[str, ...] = ()  # the variable, parameter and field names the value passed through
 
@@ -39,7 +55,7 @@ class Convention:
     invalid: frozenset[int]
     real_min: int
     name: str = ""  # the sentinel's name as the code spells it, e.g. NULL_BLOCK_ID
-    source: str = "pack"  # "config", "inferred" or "pack"
+    source: ConventionSource = ConventionSource.PACK
     origin: str = ""  # pack name, config key, or producer location
     chains: tuple[tuple[Evidence, ...], ...] = field(default=(), compare=False)
 
@@ -59,7 +75,7 @@ class Convention:
             "name": self.name,
             "invalid": sorted(self.invalid),
             "real_min": self.real_min,
-            "source": self.source,
+            "source": self.source.value,
             "origin": self.origin,
             "chains": [[e.to_json() for e in chain] for chain in self.chains],
         }
@@ -67,29 +83,20 @@ class Convention:
 
 @dataclass
 class ParamConvention:
-    """The convention one kernel parameter follows, and why (kept with the other plain data: a cached run's
-    result holds these, and reading it back must not need the analysis modules)."""
+    """The convention one kernel parameter follows, and why."""
 
     path: str
     kernel: str
     param: str
     convention: Convention | None
-    status: str  # why: "config", "inferred", "pack", "project", or "unknown: ..."
-    mixed: list  # [(value, Reach), ...] when producers with different sentinels reach this parameter
+    source: ConventionSource | None  # None: unknown (``reason`` says why)
+    reason: str = ""
+    mixed: list = field(default_factory=list)  # [(value, Reach), ...] when producers with different sentinels reach it
     launched_as: str = ""  # the index tensor name it is known by, where its own name is not one (``h0_indices``)
 
-
-def convention_for(values: set[int] | frozenset[int], name: str = "", *, zero_reserved: bool = False, **kw) -> Convention:
-    """The convention implied by padding with ``values``: real ids start above every non-negative sentinel.
-
-    Padding with 0 means block 0 is never real (real ids >= 1); padding with -1 leaves 0 real unless the table is
-    known to reserve block 0 (``zero_reserved``).
-    """
-    highest = max(values)
-    real_min = max(highest + 1, 0)
-    if zero_reserved:
-        real_min = max(real_min, 1)
-    return Convention(invalid=frozenset(values), real_min=real_min, name=name, **kw)
+    @property
+    def status(self) -> str:
+        return self.source.value if self.source is not None else f"unknown: {self.reason}"
 
 
-codec.register(Evidence, Reach, Convention, ParamConvention)
+codec.register(ConventionSource, Evidence, Reach, Convention, ParamConvention)
