@@ -23,29 +23,30 @@ def record(root: Path) -> tuple[list[tuple[str, bytes]], list[str]]:
     parses with libcst."""
     from sentinel_lint import engine
     from sentinel_lint.config import load_settings
+    from sentinel_lint.stages import kernels, scan
     from sentinel_lint.model.indexflow import cut_function
     from sentinel_lint.source import decode_source, split_lines
 
     files: list[tuple[str, bytes]] = []
     functions: list[str] = []
-    analyse_source, analyse_kernels = engine.analyse_source, engine.analyse_kernels
+    analyse_source, analyse_kernels = scan.analyse_source, kernels.analyse_kernels
 
     def source_spy(data, path, module, digest):
         files.append((path, data))
         return analyse_source(data, path, module, digest)
 
-    def kernels_spy(data, path, names, fns):
+    def kernels_spy(data, path, fns):
         text, _ = decode_source(data, path)
         if text is not None:
             lines = split_lines(text)
-            functions.extend(cut_function(lines, f.line, f.end_line) for f in fns if f.qualname in names)
-        return analyse_kernels(data, path, names, fns)
+            functions.extend(cut_function(lines, f.line, f.end_line) for f in fns)
+        return analyse_kernels(data, path, fns)
 
-    engine.analyse_source, engine.analyse_kernels = source_spy, kernels_spy
+    scan.analyse_source, kernels.analyse_kernels = source_spy, kernels_spy
     try:
         engine.run([root], load_settings([root]), jobs=1, cache_dir=None)  # one job: the spies see every call
     finally:
-        engine.analyse_source, engine.analyse_kernels = analyse_source, analyse_kernels
+        scan.analyse_source, kernels.analyse_kernels = analyse_source, analyse_kernels
     return files, functions
 
 

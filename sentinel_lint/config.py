@@ -24,7 +24,15 @@ def not_an_index_name(name: str) -> bool:
     """Names that say "count, length, size, stride or offset", which a slot id never is."""
     lowered = name.lower()
     return any(word in lowered for word in NOT_INDEX_WORDS) or lowered.endswith(("len", "size", "count"))
-ALL_RULES = ("SL001", "SL003", "SL100")
+
+
+def rule_codes() -> tuple[str, ...]:
+    """Every rule code, from the one registry (``checks.RULES``)."""
+    from .checks import ALL_CODES
+
+    return ALL_CODES
+
+
 DEFAULT_INFER_EXCLUDE = ("tests/*", "test/*", "*/tests/*", "*/test/*", "test_*.py", "*/test_*.py", "*_test.py",
                          "benchmarks/*", "*/benchmarks/*", "conftest.py", "*/conftest.py")
 
@@ -59,7 +67,7 @@ class Settings:
     fallback: RulePack | None = None  # the pack used where nothing else says anything
     index_params: tuple[str, ...] = ()  # extra name patterns of index tensors, beyond the packs'
     infer: bool = True
-    select: frozenset[str] = frozenset(ALL_RULES)
+    select: frozenset[str] = field(default_factory=lambda: frozenset(rule_codes()))
     include: tuple[str, ...] = ("*.py",)
     exclude: tuple[str, ...] = ()
     respect_gitignore: bool = True
@@ -332,13 +340,14 @@ def load_settings(paths: list[Path], *, config_file: Path | None = None, overrid
         params = sentinel.get("params") or list(fallback.tensors[0].params if fallback.tensors else ["*"])
         explicit.insert(0, TensorRule(tuple(params), conv))
 
-    select = set(_check_list_of_str(table.get("select", list(ALL_RULES)), "select", where))
+    known = rule_codes()
+    select = set(_check_list_of_str(table.get("select", list(known)), "select", where))
     ignore = set(_check_list_of_str(table.get("ignore", []), "ignore", where))
     for key, codes in (("select", select), ("ignore", ignore)):
         for code in codes:
-            if code not in ALL_RULES:
+            if code not in known:
                 at = "command line" if key in (overrides or {}) else where
-                raise ConfigError(f"{at}: unknown rule {code!r} in {key}; known: {', '.join(ALL_RULES)}")
+                raise ConfigError(f"{at}: unknown rule {code!r} in {key}; known: {', '.join(known)}")
     exclude = _check_list_of_str(table.get("exclude", []), "exclude", where) + _check_list_of_str(
         table.get("extend-exclude", []), "extend-exclude", where)
     return Settings(

@@ -1,6 +1,6 @@
 """``# sentinel-lint: ignore[SL001] reason`` on a line, ``# sentinel-lint: ignore-file[...]`` for a file.
 
-Applied after the checks; a suppression that matched nothing becomes an SL100 diagnostic.
+Applied after the checks; a suppression that matched nothing is reported by SL100 (checks/sl100_unused_suppression.py).
 
 A line suppression covers the whole statement it is written in: for a guard that spans several lines (an ``if (...)``
 whose condition is wrapped, a ``tl.store(..., mask=...)`` call), the comment may sit on any of its lines.  A comment
@@ -21,7 +21,6 @@ _PATTERN = re.compile(
     re.IGNORECASE,
 )
 _SKIP = (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING)
-UNUSED_CODE = "SL100"
 
 
 @dataclass
@@ -94,51 +93,26 @@ def parse_suppressions(text: str) -> list[Suppression]:
     return found
 
 
-def apply_suppressions(diagnostics: list[Diagnostic], suppressions: list[Suppression], path: str,
-                       report_unused: bool, selected: frozenset[str] | set[str] | None = None) -> list[Diagnostic]:
-    """Drop the diagnostics a suppression covers; with ``report_unused``, add an SL100 for each suppression (or
-    code in one) that covered nothing.  ``selected``: the codes that ran, when known; a code that did not run
-    cannot be judged unused, so it is not reported."""
-    from .checks import RULES
+def apply_suppressions(diagnostics: list[Diagnostic], suppressions: list[Suppression]) -> list[Diagnostic]:
+    """The diagnostics no suppression covers; each suppression records the codes it silenced (``used``).
 
+    Suppressions are looked up by line: a file with thousands of them (a tree adopted with --add-suppressions)
+    costs one lookup per diagnostic, not one scan of every comment."""
+    order = {id(sup): i for i, sup in enumerate(suppressions)}  # the first in the file wins, as it reads
+    file_level = [sup for sup in suppressions if sup.file_level]
+    by_line: dict[int, list[Suppression]] = {}
+    for sup in suppressions:
+        if not sup.file_level:
+            first = sup.first_line or sup.line
+            for line in range(first, max(sup.last_line or sup.line, first) + 1):
+                by_line.setdefault(line, []).append(sup)
     kept = []
     for diag in diagnostics:
-        hit = None
-        for sup in suppressions:
-            if not sup.covers(diag.code):
-                continue
-            if sup.file_level or sup.covers_lines(diag.line, diag.end_line or diag.line):
-                hit = sup
-                break
-        if hit is None:
+        candidates = [sup for sup in file_level if sup.covers(diag.code)]
+        for line in range(diag.line, max(diag.end_line or diag.line, diag.line) + 1):
+            candidates += [sup for sup in by_line.get(line, ()) if sup.covers(diag.code)]
+        if not candidates:
             kept.append(diag)
         else:
-            hit.used.add(diag.code)
-    if not report_unused:
-        return kept
-    ran = set(selected) if selected is not None else set(RULES)
-    for sup in suppressions:
-        if UNUSED_CODE in sup.codes:
-            continue  # it names SL100 itself: the author asked not to be told it is unused
-        scope = "file-level suppression" if sup.file_level else "suppression"
-        if not sup.codes:
-            if sup.used or not (ran - {UNUSED_CODE}):
-                continue
-            what = "all codes"
-        else:
-            unknown = sorted(c for c in sup.codes if c not in RULES)
-            unused = sorted(c for c in sup.codes - sup.used if c in RULES and c in ran)
-            parts = [", ".join(unused)] if unused else []
-            if unknown:
-                parts.append(f"unknown rule code{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
-            if not parts:
-                continue
-            what = "; ".join(parts)
-        silencer = next((s for s in suppressions if s is not sup and s.covers(UNUSED_CODE)
-                         and (s.file_level or s.covers_lines(sup.line, sup.line))), None)
-        if silencer is not None:
-            silencer.used.add(UNUSED_CODE)
-            continue
-        kept.append(Diagnostic(path, sup.line, sup.col, UNUSED_CODE, f"unused {scope} ({what}): nothing to suppress",
-                               unfixable_reason="delete the comment, or the stale codes in it, by hand"))
+            min(candidates, key=lambda sup: order[id(sup)]).used.add(diag.code)
     return kept

@@ -6,9 +6,11 @@ from pathlib import Path
 from helpers import check_json
 
 from sentinel_lint.config import load_settings
-from sentinel_lint.engine import _needed_functions, analyse_source
 from sentinel_lint.model.flow import FlowGraph
 from sentinel_lint.model.project import Project
+from sentinel_lint.stages.kernels import needed_functions
+from sentinel_lint.stages.link import Linked
+from sentinel_lint.stages.scan import analyse_source
 
 SOURCE = '''import triton
 import triton.language as tl
@@ -60,7 +62,7 @@ def _needed(tmp_path: Path) -> set[str]:
     facts = analyse_source(SOURCE.encode(), "ops.py", "ops", "digest").facts
     project = Project([facts])
     graph = FlowGraph(project, lambda path: True, settings.is_index_param).build()
-    return _needed_functions(project, graph, settings).get("ops", set())
+    return needed_functions(Linked(project, graph), settings).get("ops", set())
 
 
 def test_kernels_a_convention_reaches_and_their_helpers(tmp_path):

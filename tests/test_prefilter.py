@@ -6,7 +6,7 @@ import pytest
 from helpers import FIXTURES
 
 from sentinel_lint.discovery import might_carry_indices, might_hold_kernel, prefilter_needles
-from sentinel_lint.engine import analyse_source
+from sentinel_lint.stages.scan import analyse_source
 
 KERNEL_FILES = {
     "decorator": "import triton\n\n@triton.jit\ndef k(x):\n    pass\n",

@@ -95,12 +95,13 @@ def _forged(raw: bytes) -> bytes:
     would plant to hide a finding."""
     from sentinel_lint import codec, engine  # noqa: F401 - registers the cached classes
     from sentinel_lint.model import facts, sites  # noqa: F401
+    from sentinel_lint.stages import memo, scan
 
     magic, mac, payload = raw.split(b"\n", 2)
     value = codec.loads(payload)
-    if isinstance(value, engine.RunMemo):
+    if isinstance(value, memo.RunMemo):
         value.result.diagnostics = []
-    elif isinstance(value, engine.FileResult) and value.facts is not None:
+    elif isinstance(value, scan.FileResult) and value.facts is not None:
         for fn in value.facts.functions:
             fn.is_kernel = False
     elif isinstance(value, dict):
@@ -179,22 +180,22 @@ def test_a_linked_entry_is_not_followed(tmp_path):
 def test_the_cache_is_used(tmp_path, monkeypatch):
     """A warm run analyses nothing and links nothing (the whole-run memo answers); without the memo the project
     is linked again but no file is analysed again (the per-file entries answer)."""
-    import sentinel_lint.engine as engine
     from sentinel_lint.model.flow import FlowGraph
+    from sentinel_lint.stages import kernels, memo, scan
 
     root = project(tmp_path)
     cache = tmp_path / "cache"
     cli("check", "--cache-dir", cache, "--jobs", "1", root)
     calls = []
-    for name in ("analyse_source", "analyse_kernels"):
-        real = getattr(engine, name)
-        monkeypatch.setattr(engine, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    for module, name in ((scan, "analyse_source"), (kernels, "analyse_kernels")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
     real_build = FlowGraph.build
     monkeypatch.setattr(FlowGraph, "build", lambda self: calls.append("link") or real_build(self))
 
     res = cli("check", "--output-format", "json", "--cache-dir", cache, "--jobs", "1", root)
     assert calls == [] and res.json()["summary"]["findings"] == 1
-    monkeypatch.setattr(engine, "_memo_result", lambda *a, **k: None)
+    monkeypatch.setattr(memo, "load", lambda *a, **k: None)
     res = cli("check", "--output-format", "json", "--cache-dir", cache, "--jobs", "1", root)
     assert calls == ["link"] and res.json()["summary"]["findings"] == 1
     # with the cache off, everything runs: the counters above can see it
@@ -364,19 +365,19 @@ def test_a_guard_with_ten_thousand_terms(tmp_path, jobs):
 
 def test_a_worker_that_dies_costs_one_file(tmp_path, monkeypatch):
     """A native crash in a worker process (not an exception) is that file's error; the others are checked."""
-    import sentinel_lint.engine as engine
+    from sentinel_lint.stages import scan
 
     root = project(tmp_path, **{"crash.py": GOOD.replace("def k(", "def k_crash(")})
     for i in range(10):
         (root / f"pad{i}.py").write_text("x = 1\n", encoding="utf-8")
-    real = engine._work
+    real = scan._analyse
 
-    def dies_on_crash(item):
-        if item[1] == "crash.py":
+    def dies_on_crash(data, entry, digest):
+        if entry.display == "crash.py":
             os.kill(os.getpid(), signal.SIGSEGV)
-        return real(item)
+        return real(data, entry, digest)
 
-    monkeypatch.setattr(engine, "_work", dies_on_crash)
+    monkeypatch.setattr(scan, "_analyse", dies_on_crash)
     res = cli("check", "--no-cache", "--jobs", "2", "--output-format", "json", root)
     _assert_error(res, "crash.py", "crashed")
 

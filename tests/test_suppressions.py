@@ -237,12 +237,17 @@ def test_parse_tolerates_untokenizable_text():
     assert parse_suppressions("def f(:\n\tpass\n  x  # sentinel-lint: ignore\n") == []
 
 
+def _unused(text: str, ran: frozenset) -> list:
+    from sentinel_lint.checks import RULES
+
+    sups = parse_suppressions(text)
+    assert apply_suppressions([], sups) == []
+    return list(RULES["SL100"].check_suppressions("m.py", sups, set(ran), set(RULES)))
+
+
 def test_codes_that_did_not_run_are_not_reported_unused():
-    sups = parse_suppressions("x = 1  # sentinel-lint: ignore[SL001]\n")
-    kept = apply_suppressions([], sups, "m.py", True, selected=frozenset({"SL003", "SL100"}))
-    assert kept == []
-    sups = parse_suppressions("x = 1  # sentinel-lint: ignore[SL001]\n")
-    (diag,) = apply_suppressions([], sups, "m.py", True, selected=frozenset({"SL001", "SL100"}))
+    assert _unused("x = 1  # sentinel-lint: ignore[SL001]\n", frozenset({"SL003", "SL100"})) == []
+    (diag,) = _unused("x = 1  # sentinel-lint: ignore[SL001]\n", frozenset({"SL001", "SL100"}))
     assert (diag.code, diag.line, diag.col) == ("SL100", 1, 7)
     assert not diag.fixable and diag.unfixable_reason
 
@@ -250,4 +255,4 @@ def test_codes_that_did_not_run_are_not_reported_unused():
 def test_apply_keeps_diagnostics_outside_the_statement():
     sups = parse_suppressions("a = 1\nb = 2  # sentinel-lint: ignore\nc = 3\n")
     diags = [Diagnostic("m.py", n, 0, "SL001", "x") for n in (1, 2, 3)]
-    assert [d.line for d in apply_suppressions(diags, sups, "m.py", True)] == [1, 3]
+    assert [d.line for d in apply_suppressions(diags, sups)] == [1, 3]

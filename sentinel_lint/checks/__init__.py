@@ -1,4 +1,5 @@
-"""The rules, one module each.  ``RULES`` maps a code to its rule instance."""
+"""The rules, one module each: its documentation, examples, logic and fix.  ``RULES`` is the one registry: the
+configuration validates codes against it, the reports document it, the test harness runs its examples."""
 from __future__ import annotations
 
 from .base import CheckContext, Example, Rule
@@ -7,5 +8,6 @@ from .sl003_mixed_padding import MixedPadding
 from .sl100_unused_suppression import UnusedSuppression
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in (GuardMismatch(), MixedPadding(), UnusedSuppression())}
+ALL_CODES: tuple[str, ...] = tuple(sorted(RULES))
 
-__all__ = ["RULES", "Rule", "Example", "CheckContext"]
+__all__ = ["RULES", "ALL_CODES", "Rule", "Example", "CheckContext"]

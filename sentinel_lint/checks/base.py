@@ -14,9 +14,16 @@ from ..diagnostics import Diagnostic
 
 @dataclass(frozen=True)
 class Example:
+    """Code the rule must flag (``invalid``) or leave alone (``valid``); the test harness (``testing.py``) checks
+    both, and for a flagged example the message, the text the finding points at, and the text after its fix."""
+
     code: str
     note: str = ""
     settings: tuple = ()  # extra [tool.sentinel-lint] entries for this example, as (key, value) pairs
+    expect: str = ""  # a part of the message
+    span: str = ""  # the text the (first) finding points at
+    fixed: str | None = None  # the whole code after `sentinel-lint fix` (with --unsafe-fixes); None: no fix
+    safe: bool = True  # whether that fix is marked safe
 
 
 @dataclass
@@ -58,9 +65,15 @@ class Rule:
     fix_safety: str = ""
     invalid: tuple[Example, ...] = ()
     valid: tuple[Example, ...] = ()
+    reviews_suppressions = False  # True: runs after the other rules, on the file's suppression comments
 
-    def check(self, ctx: CheckContext) -> Iterable[Diagnostic]:  # pragma: no cover - interface
-        raise NotImplementedError
+    def check(self, ctx: CheckContext) -> Iterable[Diagnostic]:
+        """Findings in one file with kernels."""
+        return ()
+
+    def check_suppressions(self, path: str, suppressions, ran: set[str], known: set[str]) -> Iterable[Diagnostic]:
+        """Findings about a file's suppression comments, once the other rules' findings were matched with them."""
+        return ()
 
     def explain(self) -> str:
         parts = [f"{self.code} ({self.name})", "", self.summary, "", "## What it does", self.what.strip(), "",
