@@ -1,19 +1,15 @@
 """Command line: arguments and exit codes, nothing else.  0 clean, 1 findings, 2 usage, configuration or parse errors."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import click
 
-from . import __version__
+from . import __version__, api
 from .config import ConfigError, available_packs, load_settings
-from .diagnostics import printable
-from .engine import run
 from .report import EMITTERS
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -59,14 +55,22 @@ def _settings(paths, config_file, rule_pack, sentinel, no_infer, select, ignore)
     return load_settings(paths, config_file=config_file, overrides=overrides)
 
 
-def _cache_dir(settings, no_cache: bool, cache_dir: Path | None) -> Path | None:
+def _prepare(options: dict):
+    """The shared options → (paths, settings, run keyword arguments); a bad option raises (exit 2)."""
+    paths = list(options.pop("paths")) or [Path(".")]
+    for path in paths:
+        if not os.path.lexists(path):
+            raise click.UsageError(f"path does not exist: {path}")
+    settings = _settings(paths, *(options.pop(k) for k in ("config_file", "rule_pack", "sentinel", "no_infer",
+                                                            "select", "ignore")))
+    no_cache, cache_dir = options.pop("no_cache"), options.pop("cache_dir")
     if no_cache:
-        return None
-    if cache_dir is not None:
-        return cache_dir
-    from .cache import default_cache_dir
+        cache_dir = None
+    elif cache_dir is None:
+        from .cache import default_cache_dir
 
-    return default_cache_dir(settings.root)
+        cache_dir = default_cache_dir(settings.root)
+    return paths, settings, {"jobs": options.pop("jobs"), "cache_dir": cache_dir}
 
 
 class _Progress:
@@ -95,14 +99,6 @@ class _Progress:
 def _progress(label: str, quiet: bool) -> _Progress:
     enabled = sys.stderr.isatty() and not os.environ.get("CI") and not quiet
     return _Progress(enabled, label)
-
-
-def _prepare(ctx_paths, config_file, rule_pack, sentinel, no_infer, select, ignore):
-    paths = list(ctx_paths) or [Path(".")]
-    for path in paths:
-        if not path.exists():
-            raise click.UsageError(f"path does not exist: {path}")
-    return paths, _settings(paths, config_file, rule_pack, sentinel, no_infer, select, ignore)
 
 
 class _Group(click.Group):
@@ -143,17 +139,12 @@ def main() -> None:
 @click.option("--statistics", is_flag=True, help="Print counts per rule instead of each finding.")
 @click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary.")
 @click.option("--output-file", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
-def check(paths, config_file, rule_pack, sentinel, no_infer, select, ignore, jobs, no_cache, cache_dir, output_format,
-          exit_zero, statistics, quiet, output_file):
+def check(output_format, exit_zero, statistics, quiet, output_file, **options):
     """Report guards that disagree with their tensor's padding convention."""
-    try:
-        paths, settings = _prepare(paths, config_file, rule_pack, sentinel, no_infer, select, ignore)
-    except ConfigError as exc:
-        click.echo(f"sentinel-lint: error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+    paths, settings, run_options = _prepare(options)
     progress = _progress("Checking", quiet or output_format != "text")
     try:
-        result = run(paths, settings, jobs=jobs, cache_dir=_cache_dir(settings, no_cache, cache_dir), progress=progress)
+        result = api.check(paths, settings, progress=progress, **run_options)
     finally:
         progress.close()
     if os.environ.get("SENTINEL_LINT_TIMINGS"):  # where a run's time goes, for benchmarks and bug reports
@@ -165,11 +156,11 @@ def check(paths, config_file, rule_pack, sentinel, no_infer, select, ignore, job
         write_report(output_file, report)
     else:
         click.echo(report, nl=False)
-    if result.errors:
-        sys.exit(EXIT_ERROR)
-    if result.diagnostics and not exit_zero:
-        sys.exit(EXIT_FINDINGS)
-    sys.exit(EXIT_CLEAN)
+    sys.exit(_exit_code(result.errors, result.diagnostics and not exit_zero))
+
+
+def _exit_code(errors, findings) -> int:
+    return EXIT_ERROR if errors else EXIT_FINDINGS if findings else EXIT_CLEAN
 
 
 @main.command()
@@ -179,109 +170,42 @@ def check(paths, config_file, rule_pack, sentinel, no_infer, select, ignore, job
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes marked unsafe.")
 @click.option("--allow-read-only", is_flag=True, help="Also rewrite files without write permission bits.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only what changed.")
-def fix(paths, config_file, rule_pack, sentinel, no_infer, select, ignore, jobs, no_cache, cache_dir, show_diff,
-        check_only, unsafe_fixes, allow_read_only, quiet):
+def fix(show_diff, check_only, unsafe_fixes, allow_read_only, quiet, **options):
     """Rewrite wrong guards to the form the convention requires, changing nothing else."""
-    from . import api
+    from .report import fixes
 
     started = time.perf_counter()
-    try:
-        paths, settings = _prepare(paths, config_file, rule_pack, sentinel, no_infer, select, ignore)
-    except ConfigError as exc:
-        click.echo(f"sentinel-lint: error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+    paths, settings, run_options = _prepare(options)
     write = not (show_diff or check_only)
     progress = _progress("Scanning", quiet)
     try:
         outcome = api.fix(paths, settings, unsafe=unsafe_fixes, write=write, allow_read_only=allow_read_only,
-                          jobs=jobs, cache_dir=_cache_dir(settings, no_cache, cache_dir), progress=progress)
+                          progress=progress, **run_options)
     finally:
         progress.close()
-    first = outcome.analysis
-    for changed in outcome.files:
-        if show_diff:
-            import difflib
-            from .source import split_lines
-
-            click.echo("".join(difflib.unified_diff(split_lines(changed.original), split_lines(changed.fixed),
-                                                    fromfile=f"a/{changed.path}", tofile=f"b/{changed.path}")),
-                       nl=False)
-        elif not quiet:
-            verb = "Would fix" if check_only else "Fixed"
-            for d in changed.applied:
-                click.echo(f"{verb} {printable(d.path)}:{d.line}:{d.col + 1}: {d.code} {d.message}")
-    for d in outcome.remaining if not quiet else ():
-        click.echo(f"{printable(d.path)}:{d.line}:{d.col + 1}: {d.code} {d.message} "
-                   f"(not fixed: {d.unfixable_reason or 'unsafe'})")
-    errors = first.errors + outcome.errors
-    for error in errors:
-        click.echo(f"{printable(error.path)}:{error.line}:{error.col + 1}: E902 {error.reason}", err=True)
+    if show_diff:
+        click.echo(fixes.diff(outcome), nl=False)
+    elif not quiet:
+        click.echo(fixes.applied(outcome, would=check_only), nl=False)
     if not quiet:
-        s = first.stats
-        by_rule = Counter(d.code for d in first.diagnostics)
-        rules = ", ".join(f"{c}: {n}" for c, n in sorted(by_rule.items())) or "none"
-        verb = "would fix" if not write else "fixed"
-        click.echo(
-            f"{s.files_seen} files scanned, {s.files_skipped_by_prefilter} skipped by prefilter, "
-            f"{s.files_with_kernels} with kernels, {len(outcome.files)} {verb} ({len(outcome.applied)} guards); "
-            f"findings by rule: {rules}; {time.perf_counter() - started:.2f}s",
-            err=True,
-        )
-    if errors:
-        sys.exit(EXIT_ERROR)
-    if check_only and outcome.files:
-        sys.exit(EXIT_FINDINGS)
-    if write and outcome.remaining:
-        sys.exit(EXIT_FINDINGS)
-    sys.exit(EXIT_CLEAN)
+        click.echo(fixes.remaining(outcome), nl=False)
+    click.echo(fixes.errors(outcome), nl=False, err=True)
+    if not quiet:
+        click.echo(fixes.summary(outcome, write=write, elapsed=time.perf_counter() - started), nl=False, err=True)
+    left = (check_only and outcome.files) or (write and outcome.remaining)
+    sys.exit(_exit_code(outcome.analysis.errors + outcome.errors, left))
 
 
 @main.command()
 @_common
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def conventions(paths, config_file, rule_pack, sentinel, no_infer, select, ignore, jobs, no_cache, cache_dir,
-                output_format):
+def conventions(output_format, **options):
     """Show the convention that reaches each kernel index parameter, and the chain that proves it."""
-    try:
-        paths, settings = _prepare(paths, config_file, rule_pack, sentinel, no_infer, select, ignore)
-    except ConfigError as exc:
-        click.echo(f"sentinel-lint: error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
-    result = run(paths, settings, jobs=jobs, cache_dir=_cache_dir(settings, no_cache, cache_dir))
-    items = []
-    for pc in result.conventions:
-        conv = pc.convention
-        items.append({
-            "path": pc.path,
-            "kernel": pc.kernel,
-            "param": pc.param,
-            "launched_as": pc.launched_as or None,
-            "source": pc.status,
-            "convention": conv.to_json() if conv else None,
-            "mixed": [{"value": v, "chain": [e.to_json() for e in r.chain]} for v, r in pc.mixed],
-        })
-    if output_format == "json":
-        click.echo(json.dumps({"schema": "sentinel-lint-conventions/1", "parameters": items}, indent=2))
-        return
-    for pc in result.conventions:
-        conv = pc.convention
-        head = f"{pc.path}: {pc.kernel}({pc.param})"
-        if conv is None:
-            click.echo(f"{head}: {pc.status}")
-            continue
-        click.echo(f"{head}: {conv.summary()} [{pc.status}: {conv.origin}]")
-        for chain in conv.chains[:3]:
-            for i, e in enumerate(chain):
-                arrow = "  " if i == 0 else "  → "
-                if not e.path:  # a field link made by name, between two of the steps around it
-                    click.echo(f"    {arrow}(linked by field name: {e.what})")
-                    continue
-                loc = f"{e.path}:{e.line}" if e.line else e.path
-                click.echo(f"    {arrow}{loc}: {e.what}{' (by name)' if e.by_name else ''}")
-        if len(conv.chains) > 3:
-            click.echo(f"    … and {len(conv.chains) - 3} more chains")
-    if not result.conventions:
-        click.echo("No kernel index parameters found.")
+    from .report import conventions as report
+
+    paths, settings, run_options = _prepare(options)
+    found = api.conventions(paths, settings, **run_options)
+    click.echo((report.emit_json if output_format == "json" else report.emit_text)(found), nl=False)
 
 
 @main.command("rules")

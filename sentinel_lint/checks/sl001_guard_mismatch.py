@@ -55,6 +55,32 @@ def write_kv(cache, slot_mapping, kv, D: tl.constexpr):
     tl.store(cache + slot * D + offs, tl.load(kv + i * D + offs))
 '''
 
+_MIXED_BUG = '''
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def step_kernel(state, state_indices, D: tl.constexpr):
+    i = tl.program_id(0)
+    idx = tl.load(state_indices + i)
+    if idx < 0:
+        return
+    offs = tl.arange(0, D)
+    tl.store(state + idx * D + offs, tl.zeros([D], dtype=tl.float32))
+
+
+def decode(state, state_indices, n):
+    state_indices[n:].fill_(0)
+    step_kernel[(state_indices.numel(),)](state, state_indices, D=16)
+
+
+def prefill(state, n, batch):
+    state_indices = torch.full((batch,), -1, dtype=torch.int32)
+    step_kernel[(batch,)](state, state_indices, D=16)
+'''
+
 _BOUNDS_OK = '''
 import triton
 import triton.language as tl
@@ -105,8 +131,13 @@ only with `--unsafe-fixes`, when producers pad the tensor with different values:
 Guards against named constants, or that no single change can repair, are reported without a fix.
 """
     invalid = (
-        Example(_NULL_BLOCK_BUG, "block 0 is the reserved null block: `< 0` lets it through"),
-        Example(_STORE_BUG, "a mask term: `slot >= 0` stores padding rows into block 0"),
+        Example(_NULL_BLOCK_BUG, "block 0 is the reserved null block: `< 0` lets it through",
+                expect="lets NULL_BLOCK_ID (0) through", span="state_idx < 0", fixed=_NULL_BLOCK_FIXED),
+        Example(_STORE_BUG, "a mask term: `slot >= 0` stores padding rows into block 0", expect="use `slot > 0`",
+                span="slot >= 0", fixed=_STORE_BUG.replace("(slot >= 0)", "(slot > 0)")),
+        Example(_MIXED_BUG, "padded with 0 here and -1 there: the fix is unsafe, a person picks the sentinel",
+                expect="lets 0 through", span="idx < 0", fixed=_MIXED_BUG.replace("if idx < 0:", "if idx <= 0:"),
+                safe=False),
     )
     valid = (
         Example(_NULL_BLOCK_FIXED, "`<= 0` rejects the null block and keeps every real id"),

@@ -52,7 +52,8 @@ and the next change to either producer silently breaks the other path: this is h
 #35431) leaves kernels half-migrated.
 """
     fix_safety = "No automatic fix: decide which sentinel the tensor uses and change the other producer."
-    invalid = (Example(_MIXED, "decode pads with 0, prefill with -1"),)
+    invalid = (Example(_MIXED, "decode pads with 0, prefill with -1",
+                       expect="kernel parameter `state_indices` receives padding with different sentinels"),)
     valid = (Example(_ONE, "both producers pad with NULL_BLOCK_ID"),)
 
     def check(self, ctx: CheckContext):

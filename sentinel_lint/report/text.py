@@ -8,13 +8,16 @@ from ..diagnostics import printable
 _BOLD, _RED, _CYAN, _DIM, _RESET = "\033[1m", "\033[31m", "\033[36m", "\033[2m", "\033[0m"
 
 
-def emit(result, *, color: bool = False, statistics: bool = False, quiet: bool = False, show_fixes: bool = True) -> str:
+def error_line(error, paint=lambda code, s: s) -> str:
+    """One file error, as every command prints it: ``path:line:col: E902 reason``."""
+    return f"{paint(_BOLD, printable(error.path))}:{error.line}:{error.col + 1}: {paint(_RED, 'E902')} {error.reason}"
+
+
+def emit(result, *, color: bool = False, statistics: bool = False, quiet: bool = False) -> str:
     def paint(code: str, s: str) -> str:
         return f"{code}{s}{_RESET}" if color else s
 
-    out = []
-    for error in result.errors:
-        out.append(f"{paint(_BOLD, printable(error.path))}:{error.line}:{error.col + 1}: {paint(_RED, 'E902')} {error.reason}")
+    out = [error_line(error, paint) for error in result.errors]
     if statistics:
         counts = Counter(d.code for d in result.diagnostics)
         fixable = Counter(d.code for d in result.diagnostics if d.fixable)
@@ -22,7 +25,7 @@ def emit(result, *, color: bool = False, statistics: bool = False, quiet: bool =
             out.append(f"{n:5d}\t{code}\t[{'*' if fixable[code] else ' '}] {fixable[code]} fixable")
     else:
         for d in result.diagnostics:
-            mark = paint(_CYAN, " [*]") if (d.fixable and show_fixes) else ""
+            mark = paint(_CYAN, " [*]") if d.fixable else ""
             out.append(f"{paint(_BOLD, printable(d.path))}:{d.line}:{d.col + 1}: {paint(_RED, d.code)}{mark} {d.message}")
     if not quiet:
         n = len(result.diagnostics)
