@@ -17,37 +17,52 @@ records which comparison of its function it is (``cmp_index``, in source order) 
 from __future__ import annotations
 
 import ast
+from typing import NamedTuple
 
 import libcst as cst
 
-from .ids import Origin, OriginKind, loaded, param_value
-from .sites import (AllOf, AnyOf, Atom, AtomRef, FunctionAnalysis, GuardContext, GuardSite, HelperCall, Negation,
-                    Opaque, Operand, Predicate)
+from .ids import OriginKind, loaded, param_value
+from .sites import (Access, AccessKind, AllOf, AnyOf, Atom, AtomRef, Condition, FunctionAnalysis, GuardContext,
+                    GuardSite, HelperCall, Negation, Opaque, Operand, Predicate)
 
 _OPS = {
     cst.LessThan: "<", cst.LessThanEqual: "<=", cst.GreaterThan: ">", cst.GreaterThanEqual: ">=",
     cst.Equal: "==", cst.NotEqual: "!=",
 }
 _CAST_METHODS = frozenset({"to", "cast"})
+_ACCESS_KINDS = {"load": AccessKind.LOAD, "store": AccessKind.STORE}
 _CAST_FUNCS = frozenset({"cast"})
 _SCANNED: dict[type, bool] = {}  # node type -> an expression part that may hold a guard
 
 
-class _State:
-    __slots__ = ("vals", "ptrs")
+class Flow(NamedTuple):
+    """What an expression's value is, in terms of the function's parameters."""
 
-    def __init__(self, vals=None, ptrs=None):
-        self.vals: dict[str, frozenset] = dict(vals or {})
-        self.ptrs: dict[str, frozenset] = dict(ptrs or {})
+    vals: frozenset = frozenset()  # origins the value *is*: an index as loaded, cast, picked by tl.where
+    ptrs: frozenset = frozenset()  # pointer parameters the value points into (pointer arithmetic keeps them)
+    deps: frozenset = frozenset()  # origins the value depends on, arithmetic included (idx * stride, idx + 1)
+
+    def __or__(self, other: "Flow") -> "Flow":
+        return Flow(self.vals | other.vals, self.ptrs | other.ptrs, self.deps | other.deps)
+
+
+_EMPTY = Flow()
+
+
+class _State:
+    __slots__ = ("values",)
+
+    def __init__(self, values=None):
+        self.values: dict[str, Flow] = dict(values or {})
 
     def copy(self) -> "_State":
-        return _State(self.vals, self.ptrs)
+        return _State(self.values)
 
     def merge(self, other: "_State") -> "_State":
         out = self.copy()
-        for table, theirs in ((out.vals, other.vals), (out.ptrs, other.ptrs)):
-            for name, origins in theirs.items():
-                table[name] = table.get(name, frozenset()) | origins
+        for name, flow in other.values.items():
+            mine = out.values.get(name)
+            out.values[name] = flow if mine is None else mine | flow
         return out
 
 
@@ -70,6 +85,16 @@ def _int_of(node: cst.CSTNode):
     return None
 
 
+def _terminates(block) -> bool:
+    """A block that always leaves its enclosing block early (``return``, ``continue``, ``break``)."""
+    body = block.body if isinstance(block, (cst.IndentedBlock, cst.SimpleStatementSuite)) else []
+    if not body:
+        return False
+    last = body[-1]
+    smalls = last.body if isinstance(last, cst.SimpleStatementLine) else [last]
+    return any(isinstance(s, (cst.Return, cst.Continue, cst.Break)) for s in smalls)
+
+
 class _FunctionAnalyzer:
     def __init__(self, func: cst.FunctionDef, qualname: str, code_for, summaries):
         self.func = func
@@ -81,31 +106,38 @@ class _FunctionAnalyzer:
         self.result = FunctionAnalysis(qualname, self.params)
         self._sites: dict[int, GuardSite] = {}
         self._calls: dict[int, HelperCall] = {}
-        self._returns_vals: frozenset = frozenset()
-        self._returns_ptrs: frozenset = frozenset()
-        self._stores: set[str] = set()
-        self._loads: set[str] = set()
+        self._accesses: dict[int, Access] = {}
+        self._returns = _EMPTY
+        self._path: list[Condition] = []  # the conditions under which the statement being analysed runs
+        self._order = 0
 
     def run(self) -> FunctionAnalysis:
-        state = _State({p: frozenset({param_value(p)}) for p in self.params}, {p: frozenset({p}) for p in self.params})
-        self.block(self.func.body, state)
+        params = {p: Flow(frozenset({param_value(p)}), frozenset({p}), frozenset({param_value(p)}))
+                  for p in self.params}
+        self.block(self.func.body, _State(params))
         self.result.sites = list(self._sites.values())
         self.result.calls = list(self._calls.values())
-        self.result.returns = (self._returns_vals, self._returns_ptrs)
-        self.result.stores_through = frozenset(self._stores)
-        self.result.loads_through = frozenset(self._loads)
+        self.result.returns = (self._returns.vals, self._returns.ptrs, self._returns.deps)
+        self.result.accesses = list(self._accesses.values())
+        self.result.stores_through = frozenset(p for a in self.result.accesses if a.kind is not AccessKind.LOAD
+                                               for p in a.targets)
+        loads = {p for a in self.result.accesses if a.kind is AccessKind.LOAD for p in a.targets}
+        # a helper may load through a pointer it is handed (pointers handed on count as read)
+        loads |= {p for call in self.result.calls for arg in (*call.args, *call.kwargs.values()) for p in arg[1]}
+        self.result.loads_through = frozenset(loads)
         return self.result
 
     # -- statements ---------------------------------------------------------------------------------------------
     def block(self, block, state: _State) -> _State:
-        body = block.body if isinstance(block, cst.IndentedBlock) else [block]
-        if isinstance(block, cst.SimpleStatementSuite):
-            body = block.body
+        body = block.body if isinstance(block, (cst.IndentedBlock, cst.SimpleStatementSuite)) else [block]
+        depth = len(self._path)
         for stmt in body:
             state = self.statement(stmt, state)
+        del self._path[depth:]  # early exits seen in this block guard only the rest of it
         return state
 
     def statement(self, stmt: cst.CSTNode, state: _State) -> _State:
+        self._order += 1
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 state = self.small(small, state)
@@ -113,29 +145,9 @@ class _FunctionAnalyzer:
         if isinstance(stmt, (cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Expr, cst.Return)):
             return self.small(stmt, state)
         if isinstance(stmt, cst.If):
-            self.scan(stmt.test, state, GuardContext.IF)
-            then = self.block(stmt.body, state.copy())
-            if stmt.orelse is None:
-                other = state
-            elif isinstance(stmt.orelse, cst.If):
-                other = self.statement(stmt.orelse, state.copy())
-            else:
-                other = self.block(stmt.orelse.body, state.copy())
-            return then.merge(other)
+            return self.branch(stmt, state)
         if isinstance(stmt, (cst.For, cst.While)):
-            if isinstance(stmt, cst.While):
-                self.scan(stmt.test, state, GuardContext.WHILE)
-            else:
-                self.scan(stmt.iter, state, GuardContext.EXPR)
-            entry = state.copy()
-            if isinstance(stmt, cst.For):
-                self.kill_target(stmt.target, entry)
-            once = self.block(stmt.body, entry.copy())
-            twice = self.block(stmt.body, entry.merge(once))
-            out = state.merge(twice)
-            if stmt.orelse is not None:
-                out = self.block(stmt.orelse.body, out)
-            return out
+            return self.loop(stmt, state)
         if isinstance(stmt, cst.With):
             return self.block(stmt.body, state)
         if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
@@ -146,6 +158,44 @@ class _FunctionAnalyzer:
                 out = out.merge(self.block(handler.body, state.copy()))
             return out
         return state
+
+    def branch(self, stmt: cst.If, state: _State) -> _State:
+        site = self.scan(stmt.test, state, GuardContext.IF)
+        condition = Condition(site, True, frozenset(self.eval(stmt.test, state).deps))
+        self._path.append(condition)
+        then = self.block(stmt.body, state.copy())
+        self._path[-1] = condition._replace(holds=False)
+        if stmt.orelse is None:
+            other = state
+        elif isinstance(stmt.orelse, cst.If):
+            other = self.statement(stmt.orelse, state.copy())
+        else:
+            other = self.block(stmt.orelse.body, state.copy())
+        self._path.pop()
+        if _terminates(stmt.body) and stmt.orelse is None:
+            # `if P: return`: the rest of the enclosing block runs only where P does not hold
+            self._path.append(condition._replace(holds=False))
+            return state
+        return then.merge(other)
+
+    def loop(self, stmt, state: _State) -> _State:
+        if isinstance(stmt, cst.While):
+            site = self.scan(stmt.test, state, GuardContext.WHILE)
+            bound = self.eval(stmt.test, state).deps
+        else:
+            site = self.scan(stmt.iter, state, GuardContext.EXPR)
+            bound = self.eval(stmt.iter, state).deps  # `for i in range(n)`: no iteration where n is 0
+        self._path.append(Condition(site, True, frozenset(bound), loop=True))
+        entry = state.copy()
+        if isinstance(stmt, cst.For):
+            self.kill_target(stmt.target, entry)
+        once = self.block(stmt.body, entry.copy())
+        twice = self.block(stmt.body, entry.merge(once))
+        self._path.pop()
+        out = state.merge(twice)
+        if stmt.orelse is not None:
+            out = self.block(stmt.orelse.body, out)
+        return out
 
     def small(self, node: cst.CSTNode, state: _State) -> _State:
         if isinstance(node, cst.Assign):
@@ -160,26 +210,21 @@ class _FunctionAnalyzer:
             self.scan(node.value, state, GuardContext.ASSIGN)
             if isinstance(node.target, cst.Name):
                 name = node.target.value
-                _, ptrs = self.eval(node.value, state)
-                state.ptrs[name] = state.ptrs.get(name, frozenset()) | ptrs  # p += offset stays a pointer
-                state.vals[name] = frozenset()
+                flow = self.eval(node.value, state)
+                mine = state.values.get(name, _EMPTY)
+                # p += offset stays a pointer; the value is a new one that depends on both
+                state.values[name] = Flow(frozenset(), mine.ptrs | flow.ptrs, mine.deps | flow.deps)
         elif isinstance(node, cst.Expr):
             self.scan(node.value, state, GuardContext.EXPR)
-            call = node.value
-            if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.args and (
-                    call.func.attr.value == "store" or call.func.attr.value.startswith("atomic_")):
-                self._stores |= self.eval(call.args[0].value, state)[1]
+            self.eval(node.value, state)  # a tl.store or tl.atomic_* records its access
         elif isinstance(node, cst.Return) and node.value is not None:
             self.scan(node.value, state, GuardContext.RETURN)
-            vals, ptrs = self.eval(node.value, state)
-            self._returns_vals |= vals
-            self._returns_ptrs |= ptrs
+            self._returns = self._returns | self.eval(node.value, state)
         return state
 
     def kill_target(self, target: cst.CSTNode, state: _State) -> None:
         if isinstance(target, cst.Name):
-            state.vals[target.value] = frozenset()
-            state.ptrs[target.value] = frozenset()
+            state.values[target.value] = _EMPTY
         elif isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
                 self.kill_target(element.value, state)
@@ -188,109 +233,154 @@ class _FunctionAnalyzer:
         if isinstance(target, (cst.Tuple, cst.List)):
             if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(target.elements):
                 evaluated = [self.eval(e.value, state) for e in value.elements]
-                for element, (vals, ptrs) in zip(target.elements, evaluated):
-                    self._bind(element.value, vals, ptrs, state)
+                for element, flow in zip(target.elements, evaluated):
+                    self._bind(element.value, flow, state)
             else:
                 self.kill_target(target, state)
             return
-        vals, ptrs = self.eval(value, state)
-        self._bind(target, vals, ptrs, state)
+        self._bind(target, self.eval(value, state), state)
 
-    def _bind(self, target, vals, ptrs, state: _State) -> None:
+    def _bind(self, target, flow: Flow, state: _State) -> None:
         if isinstance(target, cst.Name):
-            state.vals[target.value] = vals
-            state.ptrs[target.value] = ptrs
+            state.values[target.value] = flow
         else:
             self.kill_target(target, state)
 
     # -- expressions --------------------------------------------------------------------------------------------
-    def eval(self, node: cst.CSTNode, state: _State) -> tuple[frozenset, frozenset]:
-        """(value origins, pointer parameters) of an expression."""
-        empty = frozenset()
+    def eval(self, node: cst.CSTNode, state: _State) -> Flow:
+        """What the value of an expression is and depends on (see Flow)."""
         if isinstance(node, cst.Name):
-            return state.vals.get(node.value, empty), state.ptrs.get(node.value, empty)
+            return state.values.get(node.value, _EMPTY)
         if isinstance(node, cst.Call):
-            func = node.func
-            name = _dotted(func) or ""
-            last = name.rsplit(".", 1)[-1]
-            args = [a for a in node.args if a.keyword is None]
-            if last == "load" and isinstance(func, cst.Attribute) and node.args:
-                ptr_arg = next((a for a in node.args if a.keyword and a.keyword.value == "pointer"), node.args[0])
-                _, ptrs = self.eval(ptr_arg.value, state)
-                self._loads |= ptrs
-                return frozenset(loaded(p) for p in ptrs), empty
-            if isinstance(func, cst.Attribute) and func.attr.value in _CAST_METHODS:
-                inner = self.eval(func.value, state)  # idx.to(tl.int64)
-                if inner[0] or inner[1]:
-                    return inner
-            if last in _CAST_FUNCS and args:  # tl.cast(idx, tl.int64)
-                return self.eval(args[0].value, state)
-            if last == "where" and len(args) == 3:
-                a, b = self.eval(args[1].value, state), self.eval(args[2].value, state)
-                return a[0] | b[0], a[1] | b[1]
-            if isinstance(func, cst.Name):  # a call to another @triton.jit function
-                call = self.record_call(node, func.value, state)
-                summary = self.summaries(func.value)
-                if summary is not None:
-                    return self.apply_summary(summary, call)
-            return empty, empty
-        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Add, cst.Subtract)):
+            return self.call(node, state)
+        if isinstance(node, cst.BinaryOperation):
             left, right = self.eval(node.left, state), self.eval(node.right, state)
-            return empty, left[1] | right[1]  # pointer arithmetic keeps the pointer; the value is new
+            # pointer arithmetic keeps the pointer; the value is a new one, depending on both sides
+            ptrs = left.ptrs | right.ptrs if isinstance(node.operator, (cst.Add, cst.Subtract)) else frozenset()
+            return Flow(frozenset(), ptrs, left.deps | right.deps)
+        if isinstance(node, cst.UnaryOperation):
+            return Flow(deps=self.eval(node.expression, state).deps)
         if isinstance(node, cst.Subscript):
             return self.eval(node.value, state)  # idx[None, :] broadcasts the same ids
         if isinstance(node, cst.IfExp):
-            a, b = self.eval(node.body, state), self.eval(node.orelse, state)
-            return a[0] | b[0], a[1] | b[1]
-        return empty, empty
+            return self.eval(node.body, state) | self.eval(node.orelse, state)
+        if isinstance(node, (cst.Comparison, cst.BooleanOperation)):
+            parts = [node.left, *(c.comparator for c in node.comparisons)] if isinstance(node, cst.Comparison) \
+                else [node.left, node.right]
+            deps = frozenset().union(*(self.eval(p, state).deps for p in parts))
+            return Flow(deps=deps)
+        return _EMPTY
+
+    def call(self, node: cst.Call, state: _State) -> Flow:
+        func = node.func
+        name = _dotted(func) or ""
+        last = name.rsplit(".", 1)[-1]
+        args = [a for a in node.args if a.keyword is None]
+        if isinstance(func, cst.Attribute) and node.args:
+            kind = _ACCESS_KINDS.get(last) or (AccessKind.ATOMIC if last.startswith("atomic_") else None)
+            if kind is not None:
+                return self.access(node, kind, state)
+        if isinstance(func, cst.Attribute) and func.attr.value in _CAST_METHODS:
+            inner = self.eval(func.value, state)  # idx.to(tl.int64)
+            if inner.vals or inner.ptrs or inner.deps:
+                return inner
+        if last in _CAST_FUNCS and args:  # tl.cast(idx, tl.int64)
+            return self.eval(args[0].value, state)
+        if last == "where" and len(args) == 3:
+            return self.eval(args[1].value, state) | self.eval(args[2].value, state)
+        if isinstance(func, cst.Name):  # a call to another @triton.jit function
+            call = self.record_call(node, func.value, state)
+            summary = self.summaries(func.value)
+            if summary is not None:
+                return self.apply_summary(summary, call)
+            return _EMPTY
+        # tl.minimum(idx, n), tl.maximum(...), idx.to(...) of a new value: the result depends on the arguments
+        return Flow(deps=frozenset().union(*(self.eval(a.value, state).deps for a in node.args)))
+
+    def access(self, node: cst.Call, kind: AccessKind, state: _State) -> Flow:
+        """A tl.load, tl.store or tl.atomic_*: record which pointers it addresses, with which indices, under what."""
+        pointer = next((a for a in node.args if a.keyword and a.keyword.value == "pointer"), node.args[0])
+        address = self.eval(pointer.value, state)
+        mask_arg = next((a for a in node.args if a.keyword and a.keyword.value == "mask"), None)
+        if mask_arg is None and kind is not AccessKind.LOAD and len([a for a in node.args if a.keyword is None]) > 2:
+            mask_arg = [a for a in node.args if a.keyword is None][2]  # tl.store(ptr, value, mask)
+        elif mask_arg is None and kind is AccessKind.LOAD and len([a for a in node.args if a.keyword is None]) > 1:
+            mask_arg = [a for a in node.args if a.keyword is None][1]  # tl.load(ptr, mask)
+        stored = _EMPTY
+        if kind is not AccessKind.LOAD:
+            value = next((a for a in node.args if a.keyword and a.keyword.value in ("value", "val")), None)
+            positional = [a for a in node.args if a.keyword is None]
+            value = value or (positional[1] if len(positional) > 1 else None)
+            stored = self.eval(value.value, state) if value is not None else _EMPTY
+        mask_site = self._site_index(mask_arg.value) if mask_arg is not None else None
+        key = id(node)
+        found = Access(kind, frozenset(address.ptrs), frozenset(address.deps), frozenset(stored.deps), mask_site,
+                       tuple(self._path), self._order, self.code_for(node)[:200])
+        old = self._accesses.get(key)
+        if old is not None:  # a later loop iteration: widen what it depends on
+            found = found._replace(address=old.address | found.address, stored=old.stored | found.stored)
+        self._accesses[key] = found
+        if kind is AccessKind.LOAD:
+            loaded_vals = frozenset(loaded(p) for p in address.ptrs)
+            return Flow(loaded_vals, frozenset(), loaded_vals)
+        return _EMPTY
+
+    def _site_index(self, node) -> int | None:
+        site = self._sites.get(id(node))
+        return site.index if site is not None else None
 
     def record_call(self, node: cst.Call, callee: str, state: _State) -> HelperCall:
         key = id(node)
-        args = [self.eval(a.value, state) for a in node.args if a.keyword is None and not a.star]
-        kwargs = {a.keyword.value: self.eval(a.value, state) for a in node.args if a.keyword is not None}
-        for _, ptrs in [*args, *kwargs.values()]:
-            self._loads |= ptrs  # a helper may load through it (pointers handed on count as read)
+        args = [tuple(self.eval(a.value, state)) for a in node.args if a.keyword is None and not a.star]
+        kwargs = {a.keyword.value: tuple(self.eval(a.value, state)) for a in node.args if a.keyword is not None}
         call = self._calls.get(key)
         if call is None:
-            call = HelperCall(callee, args, kwargs, 0)
+            call = HelperCall(callee, args, kwargs, 0, tuple(self._path))
             self._calls[key] = call
         else:  # second loop iteration: widen
-            call.args = [(a[0] | b[0], a[1] | b[1]) for a, b in zip(call.args, args)]
+            call.args = [tuple(Flow(*a) | Flow(*b)) for a, b in zip(call.args, args)]
             for k, v in kwargs.items():
-                old = call.kwargs.get(k, (frozenset(), frozenset()))
-                call.kwargs[k] = (old[0] | v[0], old[1] | v[1])
+                call.kwargs[k] = tuple(Flow(*call.kwargs.get(k, _EMPTY)) | Flow(*v))
         return call
 
     @staticmethod
-    def apply_summary(summary: FunctionAnalysis, call: HelperCall) -> tuple[frozenset, frozenset]:
+    def apply_summary(summary: FunctionAnalysis, call: HelperCall) -> Flow:
         """Map a helper's return origins (in terms of its parameters) onto the caller's arguments."""
-        bound: dict[str, tuple] = {}
+        bound: dict[str, Flow] = {}
         for name, arg in zip(summary.params, call.args):
-            bound[name] = arg
-        bound.update(call.kwargs)
-        vals, ptrs = set(), set()
+            bound[name] = Flow(*arg)
+        bound.update((k, Flow(*v)) for k, v in call.kwargs.items())
+
+        def mapped(origins) -> set:
+            out = set()
+            for origin in origins:
+                arg = bound.get(origin.param)
+                if arg is None:
+                    continue
+                if origin.kind is OriginKind.PARAM:
+                    out |= arg.deps
+                else:
+                    out |= {loaded(p) for p in arg.ptrs}
+            return out
+
+        vals = set()
         for origin in summary.returns[0]:
             arg = bound.get(origin.param)
-            if arg is None:
-                continue
-            if origin.kind is OriginKind.PARAM:
-                vals |= arg[0]
-            else:
-                vals |= {loaded(p) for p in arg[1]}
-        for param in summary.returns[1]:
-            if param in bound:
-                ptrs |= bound[param][1]
-        return frozenset(vals), frozenset(ptrs)
+            if arg is not None:
+                vals |= arg.vals if origin.kind is OriginKind.PARAM else {loaded(p) for p in arg.ptrs}
+        ptrs = {p for param in summary.returns[1] if param in bound for p in bound[param].ptrs}
+        deps = mapped(summary.returns[2]) | vals
+        return Flow(frozenset(vals), frozenset(ptrs), frozenset(deps))
 
     # -- guard sites --------------------------------------------------------------------------------------------
-    def scan(self, node: cst.CSTNode, state: _State, context: GuardContext) -> None:
-        """Find every guard site in an expression; a site's sub-expressions are part of it."""
+    def scan(self, node: cst.CSTNode, state: _State, context: GuardContext) -> int | None:
+        """Find every guard site in an expression (a site's sub-expressions are part of it); the index of the site
+        the whole expression is, if it is one."""
         if isinstance(node, (cst.Comparison, cst.BooleanOperation, cst.UnaryOperation, cst.BinaryOperation)):
             atoms: list[Atom] = []
             pred = self.predicate(node, state, atoms)
             if atoms:
-                self.add_site(node, pred, atoms, context)
-                return
+                return self.add_site(node, pred, atoms, context)
         if isinstance(node, cst.Call):
             name = _dotted(node.func) or ""
             last = name.rsplit(".", 1)[-1]
@@ -302,22 +392,25 @@ class _FunctionAnalyzer:
                        else GuardContext.WHERE if last == "where" and arg is node.args[0] else context)
                 self.scan(arg.value, state, sub)
             self.scan(node.func, state, context)
-            return
+            return None
         for child in _children(node, _SCANNED, _is_scanned):
             self.scan(child, state, context)
+        return None
 
-    def add_site(self, node, pred, atoms, context) -> None:
+    def add_site(self, node, pred, atoms, context) -> int:
         key = id(node)
         if key in self._sites:  # seen on an earlier loop iteration: widen the origins
             old = self._sites[key]
             for old_atom, new_atom in zip(old.atoms, atoms):
                 old_atom.left.origins |= new_atom.left.origins
                 old_atom.right.origins |= new_atom.right.origins
-            return
-        self._sites[key] = GuardSite(self.qualname, pred, atoms, self.code_for(node), context)
+            return old.index
+        self._sites[key] = GuardSite(self.qualname, pred, atoms, self.code_for(node), context, len(self._sites),
+                                     tuple(self._path), self._order)
+        return len(self._sites) - 1
 
     def operand(self, node: cst.CSTNode, state: _State) -> Operand:
-        vals, _ = self.eval(node, state)
+        vals = self.eval(node, state).vals
         const = _int_of(node)
         if const is None:
             const = _dotted(node)

@@ -94,7 +94,7 @@ class Resolver:
             arg = self._arg_for(analysis, call, origin.param)
             if arg is None:
                 continue
-            vals, ptrs = arg
+            vals, ptrs = arg[0], arg[1]
             if origin.kind is OriginKind.LOAD:
                 for p in ptrs:
                     out |= self.roots(caller, loaded(p), seen)
