@@ -16,14 +16,7 @@ else:  # pragma: no cover - exercised on Python 3.10
 from .conventions import Convention, ConventionSource, real_ids_start
 
 DEFAULT_PACK = "null-block-id"
-# Names that match an index pattern but hold strides, sizes or counts (``stride_state_indices_batch``).
-NOT_INDEX_WORDS = ("stride", "num_", "_size", "_len", "numel", "offset")
-
-
-def not_an_index_name(name: str) -> bool:
-    """Names that say "count, length, size, stride or offset", which a slot id never is."""
-    lowered = name.lower()
-    return any(word in lowered for word in NOT_INDEX_WORDS) or lowered.endswith(("len", "size", "count"))
+from .vocabulary import not_an_index_name  # noqa: E402,F401 - config's own name test, shared with the checks
 
 
 def rule_codes() -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import FileError
+from .vocabulary import sentinel_bytes
 
 # Directories nobody wants linted; matched on the directory name.
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", ".nox", "node_modules",
@@ -272,7 +273,7 @@ def index_vocabulary(patterns) -> list[bytes]:
 
 
 # Upper-case sentinel words as constants spell them (PAD_SLOT_ID, NULL_BLOCK_ID, INVALID_SLOT, EMPTY_PAGE, ...).
-_SENTINEL_WORDS = (b"PAD", b"NULL", b"INVALID", b"SENTINEL", b"EMPTY", b"DUMMY", b"UNUSED")
+_SENTINEL_WORDS = sentinel_bytes()
 
 
 def prefilter_needles(needles) -> tuple[bytes, ...]:

@@ -71,7 +71,7 @@ def test_fix_with_bad_files_still_fixes_good_ones(tmp_path):
     _root(tmp_path)
     (tmp_path / "good.py").write_text(GOOD, encoding="utf-8")
     (tmp_path / "syntax.py").write_text("import triton\n@triton.jit\ndef k(:\n", encoding="utf-8")
-    res = cli_subprocess("fix", "--no-cache", ".", cwd=tmp_path)
+    res = cli_subprocess("fix", "--unsafe-fixes", "--no-cache", ".", cwd=tmp_path)
     assert res.exit_code == 2
     assert "Traceback" not in res.stdout + res.stderr
     assert "syntax.py:" in res.stderr

@@ -17,16 +17,16 @@ CITES = {
     "mamba_pad_slot": {("mamba/ops.py", 34): "`slot <= 0` rejects real id 0 as padding, written at mamba/metadata.py:19"},
     "constexpr_null_block": {("ssm/ops.py", 14): "`state_idx == pad_slot_id` lets NULL_BLOCK_ID (0) through as a real "
                                                  "slot, written at ssm/ops.py:40; the constant is a name"},
-    "broken_chain": {("lin/ops.py", 11): "(rule pack null-block-id; no padding producer found for `state_indices`)"},
+    "broken_chain": {("lin/ops.py", 11): "(assumed: rule pack null-block-id; no padding producer found for `state_indices`)"},
     "configured": {("sg/ops.py", 12): "convention for `req_pool_indices` set in",
                    ("sg/ops.py", 14): "lets EMPTY_SLOT (-1) through"},
     "multi_backend": {("eng/ops.py", 12): "lets PAD_SLOT_ID (-1) through as a real slot, written at eng/backend.py:11",
                       ("eng/ops.py", 25): "lets 0 through as a real slot, written at eng/layer.py:14",
                       ("eng/hardware/npu/npu_ops.py", 9): "written at eng/hardware/npu/npu_backend.py:8"},
-    "untraced_padding": {("eng/ops.py", 24): "`sid <= 0` rejects real id 0 as padding (`state_idx_ptr`: no padding "
+    "untraced_padding": {("eng/ops.py", 24): "`sid <= 0` rejects real id 0 as padding (assumed for `state_idx_ptr`: no padding "
                                              "producer found; this project pads this kind of tensor with -1 "
                                              "elsewhere (not traced to a kernel), e.g. eng/graph_buffers.py:7)"},
-    "launch_alias": {("lib/recurrent.py", 18): "(rule pack null-block-id; launched with `initial_state_indices` at "
+    "launch_alias": {("lib/recurrent.py", 18): "(assumed: rule pack null-block-id; launched with `initial_state_indices` at "
                                                "lib/recurrent.py:35; no padding producer found for `h0_indices`)"},
     "engine_plugin": {("plugin/conv.py", 14): "`coord != pad_slot_id` lets NULL_BLOCK_ID (0) through as a real slot, "
                                               "written at plugin/builder.py:11",

@@ -35,6 +35,18 @@ def decode_kernel(state, ssm_state_indices, D: tl.constexpr):
 
 CLEAN_HELPER = "def add(a, b):\n    return a + b\n"
 
+# The host code that pads the kernel's state indices: the evidence that makes the finding's fix safe.
+HOST = '''\
+from kernels.decode import decode_kernel
+
+NULL_BLOCK_ID = 0
+
+
+def decode(state, ssm_state_indices, n):
+    ssm_state_indices[n:].fill_(NULL_BLOCK_ID)
+    decode_kernel[(n,)](state, ssm_state_indices, D=16)
+'''
+
 
 def _pre_commit() -> list[str]:
     exe = Path(sys.executable).with_name("pre-commit")
@@ -76,6 +88,7 @@ def project(tmp_path: Path) -> Path:
     (repo / "kernels").mkdir()
     (repo / "kernels" / "decode.py").write_text(BUGGY, encoding="utf-8")
     (repo / "helper.py").write_text(CLEAN_HELPER, encoding="utf-8")
+    (repo / "host.py").write_text(HOST, encoding="utf-8")
     (repo / "README.txt").write_text("not python\n", encoding="utf-8")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "init")

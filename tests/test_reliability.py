@@ -37,7 +37,9 @@ GOOD_FINDING = ("good.py", 8, "SL001")
 def project(tmp_path: Path, **files: str) -> Path:
     root = tmp_path / "proj"
     root.mkdir()
-    (root / "pyproject.toml").write_text("[project]\nname = 'p'\nversion = '0'\n", encoding="utf-8")
+    # Conventions set explicitly: the good file's finding rests on evidence, so its fix is safe.
+    (root / "pyproject.toml").write_text("[project]\nname = 'p'\nversion = '0'\n[tool.sentinel-lint]\n"
+                                         "rule-pack = \"null-block-id\"\n", encoding="utf-8")
     (root / "good.py").write_text(GOOD, encoding="utf-8")
     for name, text in files.items():
         (root / name).write_text(text, encoding="utf-8")

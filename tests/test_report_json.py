@@ -90,12 +90,15 @@ def test_real_output_matches_the_schema(project: Path):
     assert doc["version"] == __version__
 
 
-def test_fields_of_a_fixable_finding(project: Path):
+def test_fields_of_a_finding_with_an_unsafe_fix(project: Path):
+    """No padding reaches this kernel: the convention is the project's habit, assumed, so the fix is offered but
+    not marked safe (`fixable` is false; --unsafe-fixes applies it)."""
     _, doc, _ = run_json(project, "kernels/decode.py")
     (d,) = doc["diagnostics"]
     assert (d["path"], d["line"], d["column"], d["end_line"], d["end_column"], d["code"]) == (
         "kernels/decode.py", 9, 8, 9, 21, "SL001")
-    assert d["fixable"] is True
+    assert d["fixable"] is False and d["fix_available"] is True and d["fix"]["safe"] is False
+    assert "assumed" in d["message"]
     # One edit over the comparison, with the text it replaces: only the operator differs.
     assert d["fix"]["edits"] == [{"line": 9, "column": 8, "end_line": 9, "end_column": 21, "text": "state_idx <= 0",
                                   "original": "state_idx < 0"}]
@@ -125,7 +128,7 @@ def test_errors_and_summary(project: Path):
     assert doc["errors"][0]["reason"].startswith("syntax error")
     s = doc["summary"]
     assert s["findings"] == len(doc["diagnostics"]) == 2
-    assert s["fixable"] == 1
+    assert s["fixable"] == 0  # one fix on an assumed convention (unsafe), one guard against a name (none)
     assert s["files_seen"] == 4
     assert s["files_skipped_by_prefilter"] == 1  # util.py
     assert s["files_with_kernels"] == 2 and s["kernels"] == 2

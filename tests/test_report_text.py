@@ -31,6 +31,7 @@ def decode_kernel(state, ssm_state_indices, block_table, D: tl.constexpr):
 
 
 def decode(state, ssm_state_indices, block_table, n):
+    ssm_state_indices[n:].fill_(0)
     block_table[n:].fill_(0)
     decode_kernel[(n,)](state, ssm_state_indices, block_table, D=16)
 '''

@@ -191,7 +191,7 @@ def test_lookalike_comments_are_not_suppressions(project: Path):
 def test_fix_leaves_suppressed_guards_alone(project: Path):
     source = kernel("    if state_idx < 0:  # sentinel-lint: ignore[SL001] kept on purpose\n        return\n")
     (project / "k.py").write_text(source, encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "sentinel_lint", "fix", "--no-cache", "k.py"], cwd=project,
+    proc = subprocess.run([sys.executable, "-m", "sentinel_lint", "fix", "--unsafe-fixes", "--no-cache", "k.py"], cwd=project,
                           check=False, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (project / "k.py").read_text(encoding="utf-8") == source
@@ -203,14 +203,14 @@ def test_stale_suppression_after_fix(project: Path):
     in what `fix` reports as left over."""
     buggy = kernel("    if state_idx < 0:\n        return\n")
     (project / "k.py").write_text(buggy, encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "sentinel_lint", "fix", "--no-cache", "k.py"], cwd=project,
+    proc = subprocess.run([sys.executable, "-m", "sentinel_lint", "fix", "--unsafe-fixes", "--no-cache", "k.py"], cwd=project,
                           check=False, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     fixed = (project / "k.py").read_text(encoding="utf-8")
     assert "    if state_idx <= 0:\n" in fixed
     stale = fixed.replace("    if state_idx <= 0:\n", "    if state_idx <= 0:  # sentinel-lint: ignore[SL001]\n")
     assert check(project, stale) == (1, [("SL100", GUARD_LINE)])
-    proc = subprocess.run([sys.executable, "-m", "sentinel_lint", "fix", "--no-cache", "k.py"], cwd=project,
+    proc = subprocess.run([sys.executable, "-m", "sentinel_lint", "fix", "--unsafe-fixes", "--no-cache", "k.py"], cwd=project,
                           check=False, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1  # SL100 has no automatic fix: it is left for a person
     assert f"k.py:{GUARD_LINE}:25: SL100 unused suppression (SL001)" in proc.stdout

@@ -14,6 +14,8 @@ _NULL_BLOCK_BUG = '''
 import triton
 import triton.language as tl
 
+NULL_BLOCK_ID = 0
+
 
 @triton.jit
 def decode_kernel(state, ssm_state_indices, out, D: tl.constexpr):
@@ -23,6 +25,11 @@ def decode_kernel(state, ssm_state_indices, out, D: tl.constexpr):
         return
     offs = tl.arange(0, D)
     tl.store(state + state_idx * D + offs, tl.load(out + i * D + offs))
+
+
+def decode(state, ssm_state_indices, out, num_reqs):
+    ssm_state_indices[num_reqs:].fill_(NULL_BLOCK_ID)  # CUDA-graph padding rows
+    decode_kernel[(ssm_state_indices.numel(),)](state, ssm_state_indices, out, D=64)
 '''
 
 _NULL_BLOCK_FIXED = _NULL_BLOCK_BUG.replace("if state_idx < 0:", "if state_idx <= 0:")
@@ -123,18 +130,22 @@ compute-sanitizer cannot see it (the write stays inside the allocation); only a 
 """
     fix_safety = """
 The fix changes one operator (`< 0` → `<= 0`, `>= 0` → `> 0`, `0 > idx` → `0 >= idx`) or one literal constant
-(`== -1` → `== 0`), keeping the guard's polarity, so padding rows take the branch they were meant to take.  It is
-marked safe, and `sentinel-lint fix` applies it, when the convention is set explicitly, comes from a rule pack, or
-is inferred from producers that agree on one padding value; when no producer was found, the rule pack's default is
-used, so check that the pack describes your engine (`sentinel-lint conventions`).  It is marked unsafe, applied
-only with `--unsafe-fixes`, when producers pad the tensor with different values: a person must pick the sentinel.
-Guards against named constants, or that no single change can repair, are reported without a fix.
+(`== -1` → `== 0`), keeping the guard's polarity, so padding rows take the branch they were meant to take.  Evidence
+decides its safety.  It is marked safe, and `sentinel-lint fix` applies it, when the convention is set explicitly
+(`[tool.sentinel-lint]`, `--rule-pack`, `--sentinel`) or traced from the host code that writes one padding value to
+this kernel parameter through typed values.  It is marked unsafe, applied only with `--unsafe-fixes`, when the
+convention is assumed (the rule pack's default where nothing pads this tensor, the padding the project writes for
+this kind of tensor elsewhere, or padding that reaches the kernel only through fields linked by their name), and
+when producers pad the tensor with different values: a person must pick the sentinel.  The message says
+"assumed" where it is.  Guards against named constants, or that no single change can repair, are reported without
+a fix.
 """
     invalid = (
         Example(_NULL_BLOCK_BUG, "block 0 is the reserved null block: `< 0` lets it through",
                 expect="lets NULL_BLOCK_ID (0) through", span="state_idx < 0", fixed=_NULL_BLOCK_FIXED),
-        Example(_STORE_BUG, "a mask term: `slot >= 0` stores padding rows into block 0", expect="use `slot > 0`",
-                span="slot >= 0", fixed=_STORE_BUG.replace("(slot >= 0)", "(slot > 0)")),
+        Example(_STORE_BUG, "no host code here: the rule pack's convention is assumed, so the fix is unsafe",
+                expect="assumed: rule pack null-block-id", span="slot >= 0",
+                fixed=_STORE_BUG.replace("(slot >= 0)", "(slot > 0)"), safe=False),
         Example(_MIXED_BUG, "padded with 0 here and -1 there: the fix is unsafe, a person picks the sentinel",
                 expect="lets 0 through", span="idx < 0", fixed=_MIXED_BUG.replace("if idx < 0:", "if idx <= 0:"),
                 safe=False),
@@ -169,7 +180,7 @@ Guards against named constants, or that no single change can repair, are reporte
                 conv = resolver.convention_for_roots(roots)
                 if conv is None:
                     continue
-                const = resolver.constant(fn_key, const_side)
+                const = resolver.constant(fn_key, const_side, conv)
                 if const is None:
                     continue
                 if not sentinel_window(conv, const.value):
@@ -184,6 +195,9 @@ Guards against named constants, or that no single change can repair, are reporte
             verdict = judge(site.pred, atoms, conv)
             if verdict is None or verdict.ok:
                 continue
+            if conv.by_name and len(conv.invalid) > 1 and any(
+                    (v := judge(site.pred, atoms, conv.single(value))) is not None and v.ok for value in conv.invalid):
+                continue  # reached only through guessed fields, and right for one of the guesses: not evidence
             yield self._diagnostic(ctx, site, atoms, conv, verdict, key)
 
     def _diagnostic(self, ctx, site, atoms, conv, verdict, roots) -> Diagnostic:
@@ -197,7 +211,7 @@ Guards against named constants, or that no single change can repair, are reporte
         else:
             values = ", ".join(str(r) for r in verdict.rejects[:3])
             problem = f"`{shown}` rejects real id {values} as padding"
-        problem += self._where(conv, roots, ctx)
+        problem += self._where(conv, roots, ctx, verdict.slips)
         positions = ctx.positions
         def_line = ctx.def_line(site.function)
         spans = (positions.atom(def_line, atom_src.cmp_index, atom_src.pair, atom_src.left.text, atom_src.right.text)
@@ -222,9 +236,10 @@ Guards against named constants, or that no single change can repair, are reporte
             else:
                 unfixable = "no single operator or constant change fixes this guard; review it by hand"
             message = f"{problem}; {unfixable}"
-        # mixed padding: a human picks the sentinel
-        safe = len(conv.invalid) == 1 or conv.source is not ConventionSource.INFERRED
-        related = [e for chain in conv.chains[:2] for e in chain if e.path]  # by-name hops have no place
+        # Evidence decides safety: an assumed convention (a pack's default, the project's habit, fields linked by
+        # name) or mixed padding (a human picks the sentinel) gets a fix applied only with --unsafe-fixes.
+        safe = not conv.assumed and (len(conv.invalid) == 1 or conv.source is not ConventionSource.INFERRED)
+        related = [e for chain in conv.chains_for(verdict.slips)[:2] for e in chain if e.path]  # (by-name hops: none)
         start = spans.left if spans else None
         end = spans.right if spans else None
         return Diagnostic(
@@ -247,10 +262,12 @@ Guards against named constants, or that no single change can repair, are reporte
         return min(atoms)
 
     @staticmethod
-    def _where(conv: Convention, roots, ctx) -> str:
+    def _where(conv: Convention, roots, ctx, values=()) -> str:
         if conv.source is ConventionSource.INFERRED and conv.chains:
-            producer = conv.chains[0][0]
-            return f", written at {producer.path}:{producer.line}"
+            producer = conv.chains_for(values)[0][0]  # where the value the guard mishandles is written
+            guessed = " (assumed: it reaches this kernel only through fields linked by their name)" \
+                if conv.by_name else ""
+            return f", written at {producer.path}:{producer.line}{guessed}"
         params = ", ".join(sorted({r.name for r in roots}))
         if conv.source is ConventionSource.CONFIG:
             origin = conv.origin
@@ -260,8 +277,8 @@ Guards against named constants, or that no single change can repair, are reporte
                 pass
             return f" (convention for `{params}` set in {origin})"
         if conv.source is ConventionSource.PROJECT:
-            return f" (`{params}`: {conv.origin})"
-        return f" ({conv.origin} for `{params}`)"
+            return f" (assumed for `{params}`: {conv.origin})"
+        return f" (assumed: {conv.origin} for `{params}`)"
 
     @staticmethod
     def _edits(positions, spans, old: IndexAtom, fix) -> tuple[Edit, ...]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..conventions import Convention
+from ..conventions import Convention, is_symbol
 from .sites import AllOf, AnyOf, AtomRef, Negation, Predicate
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
@@ -71,12 +71,19 @@ class Verdict:
 
 
 def _points(atoms: dict[int, IndexAtom], conv: Convention) -> tuple[list[int], int]:
+    """The real ids worth evaluating the guard at (where its answer can change), and a typical real id: one above
+    every constant the guard compares with (below the real ids' upper bound, where there is one)."""
     consts = [a.const for a in atoms.values()]
+    upper = conv.real_max
     real = {conv.real_min, conv.real_min + 1}
     for c in consts:
         real |= {c - 1, c, c + 1}
-    big = max(consts + [conv.real_min]) + 2
-    return sorted(r for r in real if r >= conv.real_min), big
+    if upper is None:
+        typical = max(consts + [conv.real_min]) + 2
+    else:
+        real |= {upper - 1, upper - 2}
+        typical = min(max([c for c in consts if c < upper - 1] + [conv.real_min]) + 1, upper - 1)
+    return sorted(r for r in real if r >= conv.real_min and (upper is None or r < upper)), typical
 
 
 def judge(pred: Predicate, atoms: dict[int, IndexAtom], conv: Convention) -> Verdict | None:
@@ -119,8 +126,8 @@ def find_fix(pred: Predicate, atoms: dict[int, IndexAtom], conv: Convention, ver
             for const in sorted(consts):
                 if op == atom.op and const == atom.const:
                     continue
-                if const != atom.const and not atom.const_literal:
-                    continue
+                if const != atom.const and (not atom.const_literal or is_symbol(const)):
+                    continue  # a name is not rewritten, nor written as a number where a symbol is meant
                 cost = (op != atom.op) + 2 * (const != atom.const)
                 candidates.append((cost, order, AtomFix(index, op, const)))
     candidates.sort(key=lambda c: (c[0], c[1], abs(c[2].const - atoms[c[2].atom].const)))

@@ -32,9 +32,10 @@ class NodeKind(IntEnum):
     LOCAL = 1  # a variable or parameter of a function (``scope`` its qualname; "" at module level)
     ARGUMENT = 2  # a value that exists only as a call argument (``torch.full(...)`` passed inline), by position
     RETURN = 3  # what a function returns (``scope`` its qualname)
-    FIELD = 4  # a field of objects of one known class (``scope`` the class)
-    FIELD_READ = 5  # a field read from an object of unknown class: it sees every class's field of that name
-    FIELD_WRITE = 6  # a field written on an object of unknown class: it reaches every class's field of that name
+    FIELD = 4  # a field read from objects of one known class (``scope`` the class)
+    FIELD_SET = 5  # a field written on objects of one known class: read there, and through its bases and subclasses
+    FIELD_READ = 6  # a field read from an object of unknown class: it sees every class's field of that name
+    FIELD_WRITE = 7  # a field written on an object of unknown class: it reaches every class's field of that name
 
 
 class Node(NamedTuple):
@@ -57,7 +58,7 @@ class Node(NamedTuple):
     def describe(self) -> str:
         if self.kind is NodeKind.RETURN:
             return f"return of {self.scope}()"
-        if self.kind is NodeKind.FIELD:
+        if self.kind in (NodeKind.FIELD, NodeKind.FIELD_SET):
             return f"field {self.scope}.{self.name}"
         if self.is_field:
             return f"field .{self.name}"
@@ -80,6 +81,10 @@ def returned(module: str, function: str) -> Node:
 
 def typed_field(owner: str, name: str) -> Node:
     return Node(NodeKind.FIELD, "", owner, name)
+
+
+def typed_field_set(owner: str, name: str) -> Node:
+    return Node(NodeKind.FIELD_SET, "", owner, name)
 
 
 def field_read(name: str) -> Node:

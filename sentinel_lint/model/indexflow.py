@@ -161,7 +161,7 @@ class _FunctionAnalyzer:
 
     def branch(self, stmt: cst.If, state: _State) -> _State:
         site = self.scan(stmt.test, state, GuardContext.IF)
-        condition = Condition(site, True, frozenset(self.eval(stmt.test, state).deps))
+        condition = Condition(site, True, self.depends(stmt.test, state))
         self._path.append(condition)
         then = self.block(stmt.body, state.copy())
         self._path[-1] = condition._replace(holds=False)
@@ -181,7 +181,7 @@ class _FunctionAnalyzer:
     def loop(self, stmt, state: _State) -> _State:
         if isinstance(stmt, cst.While):
             site = self.scan(stmt.test, state, GuardContext.WHILE)
-            bound = self.eval(stmt.test, state).deps
+            bound = self.depends(stmt.test, state)
         else:
             site = self.scan(stmt.iter, state, GuardContext.EXPR)
             bound = self.eval(stmt.iter, state).deps  # `for i in range(n)`: no iteration where n is 0
@@ -264,12 +264,19 @@ class _FunctionAnalyzer:
             return self.eval(node.value, state)  # idx[None, :] broadcasts the same ids
         if isinstance(node, cst.IfExp):
             return self.eval(node.body, state) | self.eval(node.orelse, state)
-        if isinstance(node, (cst.Comparison, cst.BooleanOperation)):
-            parts = [node.left, *(c.comparator for c in node.comparisons)] if isinstance(node, cst.Comparison) \
-                else [node.left, node.right]
-            deps = frozenset().union(*(self.eval(p, state).deps for p in parts))
-            return Flow(deps=deps)
-        return _EMPTY
+        return _EMPTY  # a comparison's truth value is no id, nor what one addresses
+
+    def depends(self, node: cst.CSTNode, state: _State) -> frozenset:
+        """The origins a test depends on (``if seq_len > 0:`` depends on the loaded length)."""
+        if isinstance(node, cst.Comparison):
+            parts = [node.left, *(c.comparator for c in node.comparisons)]
+        elif isinstance(node, cst.BooleanOperation):
+            parts = [node.left, node.right]
+        elif isinstance(node, cst.UnaryOperation):
+            parts = [node.expression]
+        else:
+            return self.eval(node, state).deps
+        return frozenset().union(*(self.depends(p, state) for p in parts))
 
     def call(self, node: cst.Call, state: _State) -> Flow:
         func = node.func

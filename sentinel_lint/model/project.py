@@ -21,9 +21,27 @@ class Resolved:
 @dataclass(frozen=True)
 class Callee:
     module: ModuleFacts
-    function: FunctionFacts | None  # None: a class constructor whose keyword arguments are fields
+    function: FunctionFacts | None  # None: a constructor without __init__, whose arguments are its fields
     skip_first: bool  # a method called through self/obj, or autograd Function.apply → forward(ctx, ...)
     by_name: bool  # resolved only by a unique name, not by an import
+    cls: str | None = None  # a constructor: the class built
+
+
+MAX_DISPATCH = 4  # an unknown receiver's method may be any of this many same-named methods, no more
+GENERIC_METHODS = frozenset({"forward", "__call__", "__init__", "build", "apply", "update", "get", "run", "step",
+                             "reset", "copy", "clone", "to", "execute", "prepare", "process", "__getitem__"})
+
+
+def _power(a: int, b: int) -> int | None:
+    return a ** b if 0 <= b <= 64 else None  # 2**31 - 1, not 10**10**10
+
+
+def _shift(a: int, b: int) -> int | None:
+    return a << b if 0 <= b <= 64 else None
+
+
+_ARITH = {"Add": lambda a, b: a + b, "Sub": lambda a, b: a - b, "Mult": lambda a, b: a * b, "Pow": _power,
+          "LShift": _shift}
 
 
 def module_name_for(rel_path: str) -> str:
@@ -43,9 +61,11 @@ class Project:
         self.by_path: dict[str, ModuleFacts] = {}
         self._loader = loader  # dotted name -> ModuleFacts | None, for modules the prefilter skipped
         self._found: dict[tuple[str, bool], ModuleFacts | None] = {}
+        self._bases: dict[str, list[ModuleFacts]] | None = None  # class name -> modules defining it
         self._functions_by_name: dict[str, list] = {}
         self._callees: dict[tuple, list] = {}
         self._by_last_part: dict[str, list[str]] = {}  # last dotted part -> module names, in the order added
+
         for facts in modules:
             self.add(facts)
 
@@ -57,6 +77,7 @@ class Project:
         for fn in facts.functions:
             self._functions_by_name.setdefault(fn.name, []).append((facts, fn))
         self._found = {key: value for key, value in self._found.items() if value is not None}
+        self._bases = None
 
     # -- modules ------------------------------------------------------------------------------------------------
     def absolute(self, importer: ModuleFacts, module: str) -> str:
@@ -113,8 +134,9 @@ class Project:
             a, b = self.resolve_const(module, ref.left, depth + 1), self.resolve_const(module, ref.right, depth + 1)
             if a is None or b is None:
                 return None
-            value = {"Add": a.value + b.value, "Sub": a.value - b.value, "Mult": a.value * b.value}[ref.op]
-            return Resolved(value, "", module.path)
+            value = _ARITH[ref.op](a.value, b.value)
+            return Resolved(value, a.name if ref.op == "Sub" and b.value == 1 and a.name else "", module.path) \
+                if value is not None else None
         return None
 
     def resolve_name(self, module: ModuleFacts, name: str, depth: int = 0) -> Resolved | None:
@@ -200,58 +222,114 @@ class Project:
             found = candidates[0] if len(candidates) == 1 else None
         return found if found is not None and found[1].is_kernel else None
 
-    def is_class(self, module: ModuleFacts, name: str) -> bool:
+    def find_class(self, module: ModuleFacts, name: str, depth: int = 0) -> tuple[ModuleFacts, str] | None:
+        """The module that defines class ``name`` as seen from ``module`` (defined there, or imported)."""
         if name in module.classes:
-            return True
-        if name in module.imports:
+            return module, name
+        if name in module.imports and depth < 6:
             source, imported = module.imports[name]
             target = self.find_module(self.absolute(module, source)) if imported else None
-            return bool(target and imported in target.classes)
-        return False
+            return self.find_class(target, imported, depth + 1) if target is not None else None
+        return None
 
-    def resolve_callee(self, module: ModuleFacts, callee: str, class_name: str | None) -> list[Callee]:
-        key = (module.module, callee, class_name)
+    def class_bases(self, cls: str) -> list[tuple[ModuleFacts, str]]:
+        """The project's classes named like ``cls``'s bases (by name: bases are rarely ambiguous)."""
+        if self._bases is None:
+            self._bases = {}
+            for m in self.modules.values():
+                for name in m.classes:
+                    self._bases.setdefault(name, []).append(m)
+        out = []
+        for m in self._bases.get(cls, ()):
+            for base in m.class_bases.get(cls, ()):
+                out += [(bm, base) for bm in self._bases.get(base, ())]
+        return out
+
+    def class_fields(self, module: ModuleFacts, cls: str, depth: int = 0) -> list[str]:
+        """Declared fields in constructor order: the bases' first (a dataclass's positional arguments)."""
+        inherited = []
+        if depth < 6:
+            for base_module, base in self.class_bases(cls):
+                if base_module is not module or base != cls:
+                    inherited += [f for f in self.class_fields(base_module, base, depth + 1) if f not in inherited]
+        return inherited + [f for f in module.class_fields.get(cls, ()) if f not in inherited]
+
+    def method(self, module: ModuleFacts, cls: str, name: str, depth: int = 0) -> Callee | None:
+        """``self.name`` in class ``cls``: its own method, else the nearest base's."""
+        for fn in module.functions:
+            if fn.class_name == cls and fn.name == name:
+                return Callee(module, fn, True, False)
+        if depth < 6:
+            for base_module, base in self.class_bases(cls):
+                found = self.method(base_module, base, name, depth + 1)
+                if found is not None:
+                    return found
+        return None
+
+    def constructor(self, module: ModuleFacts, cls: str, by_name: bool) -> Callee:
+        init = self.method(module, cls, "__init__")
+        if init is not None:
+            return Callee(init.module, init.function, True, by_name, cls)
+        return Callee(module, None, False, by_name, cls)
+
+    def resolve_callee(self, module: ModuleFacts, callee: str, class_name: str | None,
+                       scope: str = "") -> list[Callee]:
+        key = (module.module, callee, class_name, scope if "." not in callee else "")
         if key not in self._callees:
-            self._callees[key] = self._resolve_callee(module, callee, class_name)
+            self._callees[key] = self._resolve_callee(module, callee, class_name, scope)
         return self._callees[key]
 
-    def _resolve_callee(self, module: ModuleFacts, callee: str, class_name: str | None) -> list[Callee]:
+    def _resolve_callee(self, module: ModuleFacts, callee: str, class_name: str | None, scope: str) -> list[Callee]:
         parts = callee.split(".")
-        if len(parts) == 1:
-            found = self.find_function(module, callee)
-            if found is not None:
-                return [Callee(found[0], found[1], False, False)]
-            if self.is_class(module, callee) or callee[:1].isupper():
-                return [Callee(module, None, False, True)]
-            candidates = [(m, f) for m, f in self.functions_named(callee) if f.class_name is None]
-            if len(candidates) == 1:
-                return [Callee(candidates[0][0], candidates[0][1], False, True)]
-            return []
         head, last = parts[0], parts[-1]
-        if len(parts) == 2 and head == "self" and class_name is not None:
-            for fn in module.functions:
-                if fn.class_name == class_name and fn.name == last:
-                    return [Callee(module, fn, True, False)]
+        if len(parts) == 1:
+            nested = self._nested(module, scope, callee)
+            return [nested] if nested is not None else self._bare_callee(module, callee)
+        if len(parts) == 2 and head in ("self", "cls") and class_name is not None:
+            found = self.method(module, class_name, last)
+            if found is not None:
+                return [found]
         if last == "apply" and len(parts) == 2:  # torch.autograd.Function: apply(...) → forward(ctx, ...)
-            owner = parts[0]
-            target_module = module
-            if owner not in module.classes and owner in module.imports:
-                source, imported = module.imports[owner]
-                target_module = self.find_module(self.absolute(module, source)) or module
-                owner = imported or owner
-            for fn in target_module.functions:
-                if fn.class_name == owner and fn.name == "forward":
-                    return [Callee(target_module, fn, True, False)]
-            return []
+            found = self.find_class(module, head)
+            method = self.method(found[0], found[1], "forward") if found is not None else None
+            return [method] if method is not None else []
         if len(parts) == 2:
             target = self.module_of_alias(module, head)
             if target is not None:
                 found = self.find_function(target, last)
                 if found is not None:
                     return [Callee(found[0], found[1], False, False)]
-        # obj.method(...): only when one method in the whole project has that name
+                if last in target.classes:
+                    return [self.constructor(target, last, False)]
+        # obj.method(...) on an object of unknown class: the project's methods of that name, if they are few and the
+        # name says something (not `forward`, `__call__`, `build`...); each bound by name, the weakest of links
         candidates = self.functions_named(last)
-        if len(candidates) == 1 and last not in ("forward", "__call__", "__init__", "build", "apply"):
-            module2, fn = candidates[0]
-            return [Callee(module2, fn, fn.class_name is not None, True)]
+        if 0 < len(candidates) <= MAX_DISPATCH and last not in GENERIC_METHODS:
+            return [Callee(m, fn, fn.class_name is not None, True) for m, fn in candidates]
+        return []
+
+    @staticmethod
+    def _nested(module: ModuleFacts, scope: str, name: str) -> Callee | None:
+        """A function defined inside the calling function (or one enclosing it), called by its name."""
+        parts = scope.split(".") if scope else []
+        while parts:
+            qualname = ".".join(parts) + "." + name
+            for fn in module.functions:
+                if fn.qualname == qualname:
+                    return Callee(module, fn, False, False)
+            parts.pop()
+        return None
+
+    def _bare_callee(self, module: ModuleFacts, name: str) -> list[Callee]:
+        found = self.find_function(module, name)
+        if found is not None:
+            return [Callee(found[0], found[1], False, False)]
+        cls = self.find_class(module, name)
+        if cls is not None:
+            return [self.constructor(cls[0], cls[1], False)]
+        if name[:1].isupper():  # a class this project does not define: its keyword arguments are still fields
+            return [Callee(module, None, False, True, name)]
+        candidates = [(m, f) for m, f in self.functions_named(name) if f.class_name is None]
+        if len(candidates) == 1:
+            return [Callee(candidates[0][0], candidates[0][1], False, True)]
         return []

@@ -13,7 +13,7 @@ from ..config import Settings, load_pack, not_an_index_name
 from ..conventions import Convention, ConventionSource, Evidence, ParamConvention, Reach, real_ids_start
 from .facts import ModuleFacts, looks_like_sentinel
 from .flow import FlowGraph, inferred_convention
-from .ids import FunctionId, Origin, OriginKind, ParamId, loaded
+from .ids import FunctionId, Origin, OriginKind, ParamId, loaded, param_value
 from .platforms import platform_distance
 from .project import Project, Resolved
 from .sites import FunctionAnalysis, Operand
@@ -48,6 +48,7 @@ class _Query:
     pads: list[Reach]  # traced padding that reaches it (the strongest evidence only)
     mixed: list  # [(value, Reach)] where that padding disagrees
     kernel_owned: bool  # the kernel stores through it: its values are the kernel's, not host padding
+    indexes: bool | None  # its loaded values address memory (an index by use); None: cannot tell
 
     def result(self, convention: Convention | None, source: ConventionSource | None, reason: str = "",
                mixed: list | None = None) -> ParamConvention:
@@ -63,11 +64,14 @@ class Resolver:
         self.analyses = analyses
         self.settings = settings
         self._callers: dict[FunctionId, list] = {}
+        self._callees: dict[FunctionId, list] = {}  # function -> [(call, callee)]
+        self._uses: dict[tuple[FunctionId, Origin, str], bool | None] = {}
         self._conventions: dict[ParamId, ParamConvention] = {}
         self._group_pads: dict[int, list] | None = None
         self._untraced: dict[int, list] | None = None
         # The sources of a convention, strongest first: the first that answers decides.
-        self.precedence = (self._explicit, self._traced, self._kernel_owned, self._project_default, self._pack)
+        self.precedence = (self._explicit, self._not_an_index, self._traced, self._kernel_owned, self._project_default,
+                           self._pack)
         self._link_helpers()
 
     def _link_helpers(self) -> None:
@@ -76,7 +80,9 @@ class Resolver:
             for call in analysis.calls:
                 found = self.project.jit_callee(module, call.callee)
                 if found is not None:
-                    self._callers.setdefault(FunctionId(found[0].module, found[1].qualname), []).append((fn_id, call))
+                    callee = FunctionId(found[0].module, found[1].qualname)
+                    self._callers.setdefault(callee, []).append((fn_id, call))
+                    self._callees.setdefault(fn_id, []).append((call, callee))
 
     # -- origins → kernel parameters ----------------------------------------------------------------------------
     def roots(self, fn_id: FunctionId, origin: Origin, seen=None) -> set[ParamId]:
@@ -113,6 +119,57 @@ class Resolver:
                 return call.args[i]
         return None
 
+    # -- index tensors by use -----------------------------------------------------------------------------------
+    def indexes(self, param: ParamId) -> bool | None:
+        """Whether values loaded through a kernel parameter take part in the address of another load, store or
+        atomic, here or in a helper: an index tensor by what the kernel does with it (a copy of them into another
+        tensor is not: data is copied too).  None where that cannot be told (the kernel, or a helper it hands the
+        values to, was not analysed)."""
+        return self._used(param.function_id, loaded(param.name), set(), "address")
+
+    def hands_on(self, param: ParamId) -> bool | None:
+        """Whether values loaded through a kernel parameter are stored into another tensor (ids handed on)."""
+        return self._used(param.function_id, loaded(param.name), set(), "stored")
+
+    def _used(self, fn_id: FunctionId, origin: Origin, seen: set, use: str) -> bool | None:
+        key = (fn_id, origin, use)
+        if key in self._uses:
+            return self._uses[key]
+        if key in seen:
+            return False  # a recursion: what it adds is found on the way in
+        seen.add(key)
+        analysis = self.analyses.get(fn_id)
+        if analysis is None:
+            return None
+        if any(origin in getattr(a, use) for a in analysis.accesses):
+            self._uses[key] = True
+            return True
+        resolved = {id(call): callee for call, callee in self._callees.get(fn_id, ())}
+        unknown = False
+        for call in analysis.calls:
+            callee = resolved.get(id(call))
+            for param, arg in self._bound_args(call, callee):
+                vals, ptrs, deps = (*arg, frozenset())[:3]
+                if origin in deps or origin in vals:
+                    inner = self._used(callee, param_value(param), seen, use) if callee is not None else None
+                elif origin.kind is OriginKind.LOAD and origin.param in ptrs:
+                    inner = self._used(callee, loaded(param), seen, use) if callee is not None else None
+                else:
+                    continue
+                if inner:
+                    self._uses[key] = True
+                    return True
+                unknown = unknown or inner is None
+        self._uses[key] = None if unknown else False
+        return self._uses[key]
+
+    def _bound_args(self, call, callee: FunctionId | None):
+        """(parameter, argument) of a helper call; an unknown callee's parameters are unknown (named by position)."""
+        analysis = self.analyses.get(callee) if callee is not None else None
+        params = analysis.params if analysis is not None else [f"#{i}" for i in range(len(call.args))]
+        yield from zip(params, call.args)
+        yield from call.kwargs.items()
+
     # -- conventions --------------------------------------------------------------------------------------------
     def param_convention(self, param: ParamId) -> ParamConvention:
         cached = self._conventions.get(param)
@@ -133,23 +190,40 @@ class Resolver:
 
     def _query(self, param: ParamId) -> _Query:
         module = self.project.modules[param.module]
-        pads = self._inferred_pads(module, param.function, param.name)
         analysis = self.analyses.get(param.function_id)
         loads = analysis is not None and param.name in analysis.loads_through
+        indexes = self.indexes(param) if loads else None
+        pads = self._inferred_pads(module, param.function, param.name, indexes is True)
         alias = launch_alias(self.graph, self.settings, module, param.function, param.name) if loads else None
         mixed = []
-        if len({r.value for r in pads}) > 1:
+        # Padding of several values that reaches a parameter only through fields linked by name says which objects
+        # might meet there, not that they do: no mix is reported on that alone.
+        if len({r.value for r in pads}) > 1 and not all(any(e.by_name for e in r.chain) for r in pads):
             seen: dict[int, Reach] = {}
             for r in pads:
                 seen.setdefault(r.value, r)
             mixed = sorted(seen.items())
         return _Query(param, module, alias[0] if alias else param.name,
                       f"launched with `{alias[0]}` at {alias[1].path}:{alias[1].line}; " if alias else "",
-                      pads, mixed, analysis is not None and param.name in analysis.stores_through)
+                      pads, mixed, analysis is not None and param.name in analysis.stores_through, indexes)
 
     def _explicit(self, q: _Query) -> ParamConvention | None:
         explicit = self.settings.explicit_for(q.kind)
         return q.result(explicit, ConventionSource.CONFIG) if explicit is not None else None
+
+    def _not_an_index(self, q: _Query) -> ParamConvention | None:
+        # A parameter whose loaded values never address anything is not an index tensor, whatever its name says:
+        # a width, a flag, a length, a placeholder passed where an index could go.  One named for an index whose
+        # values are stored into another tensor (block ids turned into slots for the next kernel) still is.
+        if not_an_index_name(q.param.name):
+            return q.result(None, None, "its name says count, length, size, stride or offset: not an index tensor",
+                            [])
+        if q.indexes is not False:
+            return None
+        named = self.settings.is_index_param(q.kind)
+        if named and self.hands_on(q.param) is not False:
+            return None
+        return q.result(None, None, "values loaded through it never address memory: not an index tensor", [])
 
     def _traced(self, q: _Query) -> ParamConvention | None:
         if not q.pads:
@@ -179,7 +253,7 @@ class Resolver:
         why = "no padding producer found" if self.settings.infer else "inference off"
         return q.result(replace(fallback, origin=f"{fallback.origin}; {q.launched}{why}"), ConventionSource.PACK)
 
-    def _inferred_pads(self, module: ModuleFacts, kernel: str, param: str) -> list[Reach]:
+    def _inferred_pads(self, module: ModuleFacts, kernel: str, param: str, by_use: bool = False) -> list[Reach]:
         settings = self.settings
         if not settings.infer or self.graph is None:
             return []
@@ -189,9 +263,9 @@ class Resolver:
         pads = []
         for r in flow.pads:
             distance = platform_distance(r.chain[0].path, module.path)
-            # An index tensor by some name on the way, or padding written with a sentinel's name (PAD_SLOT_ID):
-            # either says the tensor holds slot ids, not counts or offsets.
-            if distance is not None and (looks_like_sentinel(r.name)
+            # An index tensor by use, by some name on the way, or padding written with a sentinel's name
+            # (PAD_SLOT_ID): each says the tensor holds ids, not counts or offsets.
+            if distance is not None and (by_use or looks_like_sentinel(r.name)
                                          or any(settings.is_index_param(n) for n in r.names)):
                 pads.append(((distance, sum(e.by_name for e in r.chain)), r))
         if not pads:
@@ -287,12 +361,15 @@ class Resolver:
         return Convention(invalid, real_min, names, conventions[0].source, conventions[0].origin, chains)
 
     # -- constants on the other side of a comparison ------------------------------------------------------------
-    def constant(self, fn_id: FunctionId, operand: Operand) -> Resolved | None:
+    def constant(self, fn_id: FunctionId, operand: Operand, conv: Convention | None = None) -> Resolved | None:
         module = self.project.modules[fn_id.module]
         if isinstance(operand.const, int):
             return Resolved(operand.const, "", module.path)
         if not isinstance(operand.const, str):
             return None
+        symbol = self._symbol(fn_id, operand, conv) if conv is not None and conv.symbols else None
+        if symbol is not None:
+            return symbol
         param_origins = [o for o in operand.origins if o.kind is OriginKind.PARAM and looks_like_sentinel(o.param)]
         if param_origins:  # a parameter (e.g. a constexpr pad_slot_id): its value is bound at the launch
             values: dict[int, Resolved] = {}
@@ -306,6 +383,22 @@ class Resolver:
         if operand.origins:
             return None
         return self.project.resolve_name(module, operand.const)
+
+    def _symbol(self, fn_id: FunctionId, operand: Operand, conv: Convention) -> Resolved | None:
+        """A comparison with the bound a symbolic sentinel names: the kernel parameter is that name, or is launched
+        with a host value of that name (``e < num_experts`` where topk ids are padded with ``num_experts``)."""
+        symbols = {name: value for value, name in conv.symbols}
+        for origin in operand.origins:
+            if origin.kind is not OriginKind.PARAM:
+                continue
+            for root in self.scalar_roots(fn_id, origin) | {ParamId(fn_id.module, fn_id.qualname, origin.param)}:
+                names = {root.name}
+                if self.graph is not None:
+                    module = self.project.modules[root.module]
+                    names |= {name for name, _ in self.graph.launched_with(module, root.function, root.name)}
+                for name in sorted(names & set(symbols)):
+                    return Resolved(symbols[name], name, self.project.modules[root.module].path)
+        return None
 
     def scalar_roots(self, fn_id: FunctionId, origin: Origin, seen=None) -> set[ParamId]:
         seen = set() if seen is None else seen
